@@ -1,0 +1,119 @@
+"""The public Python surface: train, load and sample. The CLI is a thin layer over these."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+
+from .config import Config, resolve
+from .errors import CheckpointError, ConfigError, GanforgeError
+from .families import Latent
+from .training import checkpoint as ckpt
+from .training.build import build_components
+from .training.trainer import Trainer, read_run_config
+
+
+def new_run_dir(root: Path, recipe: str) -> Path:
+    """runs/<recipe>-001, -002, ... (the next free number)."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    pattern = re.compile(rf"^{re.escape(recipe)}-(\d+)$")
+    taken = [int(m.group(1)) for p in root.iterdir() if (m := pattern.match(p.name))]
+    run = root / f"{recipe}-{max(taken, default=0) + 1:03d}"
+    run.mkdir()
+    return run
+
+
+def train(config: Config | str = "dcgan", out: str | Path | None = None,
+          runs_root: str | Path = "runs") -> Path:
+    """Train a run from a Config (or a recipe name) and return its run directory."""
+    cfg = resolve(config) if isinstance(config, str) else config
+    if out is not None:
+        run_dir = Path(out)
+        if (run_dir / "config.json").exists():
+            raise GanforgeError(f"{run_dir} already holds a run; resume it with --resume {run_dir} "
+                                "or choose another --out")
+        run_dir.mkdir(parents=True, exist_ok=True)
+    else:
+        run_dir = new_run_dir(Path(runs_root), cfg.recipe or "run")
+    return Trainer(cfg, run_dir).train()
+
+
+def resume(run_dir: str | Path, sets: dict | None = None, recipe: str | None = None) -> Path:
+    """Continue a run from its newest readable checkpoint, exactly where it stopped."""
+    from .config import apply_overrides
+    cfg = read_run_config(Path(run_dir))
+    if recipe is not None and recipe != cfg.recipe:
+        raise ConfigError(f"{run_dir} was trained with recipe '{cfg.recipe}', not '{recipe}'")
+    if sets:
+        cfg = apply_overrides(cfg, sets)
+    if not ckpt.checkpoint_dirs(Path(run_dir)):
+        raise CheckpointError(f"{run_dir} has no checkpoint to resume from")
+    return Trainer(cfg, Path(run_dir), resume=True).train()
+
+
+class LoadedGenerator:
+    """A trained generator ready to sample: EMA weights when the run kept them, eval mode."""
+
+    def __init__(self, cfg: Config, G: torch.nn.Module, family, data_shape, num_classes: int,
+                 step: int, device: torch.device, run_dir: Path):
+        self.cfg, self.G, self.family = cfg, G, family
+        self.data_shape, self.num_classes, self.step = data_shape, num_classes, step
+        self.device, self.run_dir = device, run_dir
+
+    @property
+    def conditional(self) -> bool:
+        return getattr(self.G, "conditioning", "none") != "none"
+
+    def latent(self, n: int, seed: int = 0, labels=None, truncation: float | None = None) -> Latent:
+        gen = torch.Generator(self.device).manual_seed(seed)
+        if labels is not None:
+            labels = torch.as_tensor(labels, dtype=torch.long, device=self.device)
+            if labels.dim() == 0:
+                labels = labels.expand(n)
+            if len(labels) != n:
+                raise GanforgeError(f"{len(labels)} labels given for {n} samples")
+            if self.num_classes < 2 or labels.min() < 0 or labels.max() >= self.num_classes:
+                raise GanforgeError(f"labels must be in 0..{max(self.num_classes - 1, 0)}")
+        latent = self.family.sample_latent(n, self.G.noise_dim, self.device, gen, labels=labels)
+        if truncation is not None and truncation > 0:
+            from .nn.latent import truncated_normal
+            latent.z = truncated_normal(latent.z.shape, truncation, generator=gen, device=self.device)
+        return latent
+
+    @torch.inference_mode()
+    def generate(self, latent: Latent, batch_size: int = 256) -> torch.Tensor:
+        parts = []
+        for i in range(0, len(latent), batch_size):
+            chunk = Latent(latent.z[i:i + batch_size],
+                           None if latent.labels is None else latent.labels[i:i + batch_size],
+                           {k: v[i:i + batch_size] for k, v in latent.codes.items()})
+            parts.append(self.family.generate(self.G, chunk).float().cpu())
+        return torch.cat(parts)
+
+    def sample(self, n: int, seed: int = 0, labels=None, truncation: float | None = None,
+               batch_size: int = 256) -> torch.Tensor:
+        """n samples in [-1, 1] ([N, C, H, W] images or [N, d] points), reproducible by seed."""
+        return self.generate(self.latent(n, seed, labels, truncation), batch_size)
+
+
+def load(run_dir: str | Path, device: str = "cpu", ema: bool = True) -> LoadedGenerator:
+    """Load a run's newest readable checkpoint for sampling (no code is unpickled)."""
+    run_dir = Path(run_dir)
+    cfg = read_run_config(run_dir)
+    tensors, _, meta, path = ckpt.load_latest(run_dir, with_state=False)
+    shape = meta.get("data_shape")
+    if shape is None:
+        raise CheckpointError(f"{path} lacks the data shape; it was not written by this ganforge")
+    parts = build_components(cfg, tuple(shape), int(meta.get("num_classes", 0)), cfg.train.seed)
+    G = parts.G
+    weights = tensors.get("G_ema") if ema and "G_ema" in tensors else tensors["G"]
+    try:
+        G.load_state_dict(weights)
+    except RuntimeError as e:
+        raise CheckpointError(f"{path} does not fit its config: {str(e).splitlines()[0]}") from None
+    dev = torch.device(device)
+    G.to(dev).eval()
+    return LoadedGenerator(cfg, G, parts.family, tuple(shape), int(meta.get("num_classes", 0)),
+                           int(meta["step"]), dev, run_dir)

@@ -1,0 +1,266 @@
+"""One typed configuration for a run: recipe file + command-line overrides, validated up front.
+
+Sections with fixed fields (data, optim, train, eval) are dataclasses. Sections that name a
+component (generator, discriminator, family) hold `name` plus that component's own parameters,
+which are validated against the component's signature, so a new model or family needs no config
+code. Unknown keys are errors that list the valid ones.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import inspect
+import json
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Callable
+
+from .errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    source: str = "mnist"          # a bundled name (mnist, digits, ring8, ...) or a path
+    image_size: int = 32
+    channels: int = 0              # 0: keep the source's channel count
+    skip_bad: bool = False         # skip unreadable images (counted) instead of stopping
+    toy_samples: int = 100_000     # size of the 2-D toy mixtures
+    in_memory: bool = True         # False: stream a folder through a DataLoader
+    workers: int = 2
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adam"             # adam | rmsprop
+    g_lr: float = 2e-4
+    d_lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    eps: float = 1e-8
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000              # generator updates
+    batch_size: int = 64
+    seed: int = 0
+    device: str = "auto"           # auto | cpu | cuda
+    precision: str = "fp32"        # fp32 | bf16 | fp16 (fp16 on CUDA only)
+    compile: bool = False
+    threads: int = 0               # torch intra-op threads on CPU; 0: torch's default
+    log_every: int = 50
+    sample_every: int = 500
+    ckpt_every: int = 500
+    keep_ckpts: int = 3
+    grid_size: int = 64            # images in each sample grid (fixed latent batch)
+    ema: bool = False              # keep an exponential moving average of G for sampling
+    ema_half_life_kimg: float = 10.0
+    ema_start_step: int = 0
+    eval_every: int = 0            # 0: no periodic evaluation
+    on_nan: str = "stop"           # stop | rollback
+    sync_bn: bool = False          # DDP: synchronise BatchNorm statistics across ranks
+    progress: bool = True
+
+
+@dataclass
+class EvalConfig:
+    metrics: tuple[str, ...] = ("fid", "kid")
+    extractor: str = ""            # "" : the classifier trained by `ganforge classifier train`
+    n: int = 2000
+
+
+FIXED_SECTIONS: dict[str, type] = {
+    "data": DataConfig, "optim": OptimConfig, "train": TrainConfig, "eval": EvalConfig,
+}
+COMPONENT_SECTIONS = ("generator", "discriminator", "family")
+
+
+@dataclass
+class Config:
+    recipe: str = ""
+    description: str = ""
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    generator: dict[str, Any] = field(default_factory=lambda: {"name": "dcgan"})
+    discriminator: dict[str, Any] = field(default_factory=lambda: {"name": "dcgan"})
+    family: dict[str, Any] = field(default_factory=lambda: {"name": "gan"})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+
+# ---------------------------------------------------------------- value coercion
+
+def _coerce(value: Any, default: Any, where: str) -> Any:
+    """Convert a parsed override to the type of the field's default, or raise ConfigError."""
+    if default is None or value is None:
+        return value
+    kind = type(default)
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on"):
+                return True
+            if isinstance(value, str) and value.lower() in ("false", "0", "no", "off"):
+                return False
+            if isinstance(value, int) and value in (0, 1):
+                return bool(value)
+            raise ValueError
+        if kind is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if kind is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if kind is str:
+            if not isinstance(value, str):
+                raise ValueError
+            return value
+        if kind in (tuple, list):
+            items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+            items = [i.strip() if isinstance(i, str) else i for i in items]
+            items = [i for i in items if i != ""]
+            if default:
+                items = [_coerce(i, default[0], where) for i in items]
+            return kind(items)
+    except (ValueError, TypeError):
+        pass
+    raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
+
+
+def parse_value(text: str) -> Any:
+    """Parse a command-line value: TOML literal when it is one, else the raw string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+# ---------------------------------------------------------------- building and overriding
+
+def _apply_fixed(section_obj: Any, section: str, values: dict) -> None:
+    fields = {f.name: f for f in dataclasses.fields(section_obj)}
+    for key, value in values.items():
+        if key not in fields:
+            raise ConfigError(
+                f"unknown key '{section}.{key}'; valid keys: {', '.join(sorted(fields))}")
+        setattr(section_obj, key, _coerce(value, getattr(section_obj, key), f"{section}.{key}"))
+
+
+def apply_overrides(cfg: Config, overrides: dict[str, dict[str, Any]]) -> Config:
+    """Return a copy of cfg with {section: {key: value}} applied (component keys checked later)."""
+    cfg = copy.deepcopy(cfg)
+    for section, values in overrides.items():
+        if section in FIXED_SECTIONS:
+            _apply_fixed(getattr(cfg, section), section, values)
+        elif section in COMPONENT_SECTIONS:
+            component = getattr(cfg, section)
+            if "name" in values and values["name"] != component.get("name"):
+                component.clear()  # a different component: its old parameters do not apply
+            component.update(values)
+        elif section in ("recipe", "description"):
+            setattr(cfg, section, values)
+        else:
+            valid = sorted([*FIXED_SECTIONS, *COMPONENT_SECTIONS])
+            raise ConfigError(f"unknown config section '{section}'; valid sections: {', '.join(valid)}")
+    return cfg
+
+
+def parse_set_args(pairs: list[str]) -> dict[str, dict[str, Any]]:
+    """['train.steps=10', ...] -> {'train': {'steps': 10}}."""
+    out: dict[str, dict[str, Any]] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not sep or not dot or not name:
+            raise ConfigError(f"--set expects section.key=value, got '{pair}'")
+        out.setdefault(section, {})[name] = parse_value(text.strip())
+    return out
+
+
+def validate_component(section: str, params: dict, registry: dict[str, Callable]) -> dict:
+    """Check a component section against the constructor it names; return typed parameters.
+
+    The constructor's keyword arguments with defaults are the valid keys; their defaults fix the
+    types. Arguments the trainer supplies (data shape, class count) are not settable here.
+    """
+    name = params.get("name")
+    if name not in registry:
+        raise ConfigError(f"unknown {section} '{name}'; valid: {', '.join(sorted(registry))}")
+    settable = settable_parameters(registry[name])
+    typed = {"name": name}
+    for key, value in params.items():
+        if key == "name":
+            continue
+        if key not in settable:
+            raise ConfigError(f"unknown key '{section}.{key}' for {section} '{name}'; "
+                              f"valid keys: {', '.join(sorted(settable)) or '(none)'}")
+        typed[key] = _coerce(value, settable[key], f"{section}.{key}")
+    return typed
+
+
+# Supplied by the trainer from the data, never by the user.
+DERIVED_ARGUMENTS = {"data_shape", "num_classes"}
+
+
+def settable_parameters(constructor: Callable) -> dict[str, Any]:
+    """Keyword parameters (with defaults) of a constructor or dataclass, minus derived ones."""
+    if dataclasses.is_dataclass(constructor):
+        return {f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory())
+                for f in dataclasses.fields(constructor) if f.init and f.name not in DERIVED_ARGUMENTS}
+    sig = inspect.signature(constructor)
+    return {n: p.default for n, p in sig.parameters.items()
+            if p.default is not inspect.Parameter.empty and n not in DERIVED_ARGUMENTS}
+
+
+# ---------------------------------------------------------------- recipes
+
+def recipe_names() -> list[str]:
+    files = resources.files("ganforge.recipes").iterdir()
+    return sorted(f.name[:-5] for f in files if f.name.endswith(".toml"))
+
+
+def recipe_table(name: str) -> dict:
+    if name not in recipe_names():
+        raise ConfigError(f"unknown recipe '{name}'; available: {', '.join(recipe_names())}")
+    text = resources.files("ganforge.recipes").joinpath(f"{name}.toml").read_text()
+    table = tomllib.loads(text)
+    base = table.pop("base", None)
+    if base:  # a recipe may refine another one
+        parent = recipe_table(base)
+        for section, values in table.items():
+            if isinstance(values, dict) and isinstance(parent.get(section), dict):
+                if "name" in values and values["name"] != parent[section].get("name"):
+                    parent[section] = {}
+                parent[section].update(values)
+            else:
+                parent[section] = values
+        table = parent
+    return table
+
+
+def load_recipe(name: str) -> Config:
+    table = recipe_table(name)
+    table["recipe"] = name
+    return apply_overrides(Config(), table)
+
+
+def from_dict(table: dict) -> Config:
+    """Rebuild a Config saved with to_dict (e.g. from a run directory's config.json)."""
+    return apply_overrides(Config(), table)
+
+
+def resolve(recipe: str, sets: list[str] | None = None, data: str | None = None) -> Config:
+    cfg = load_recipe(recipe)
+    overrides = parse_set_args(sets or [])
+    if data is not None:
+        overrides.setdefault("data", {})["source"] = data
+    return apply_overrides(cfg, overrides)

@@ -1,0 +1,106 @@
+"""A GAN family says how one discriminator step and one generator step are computed.
+
+The trainer owns everything else (data, optimisers, precision, EMA, checkpoints, logging), so a
+family is a small dataclass: its fields are the paper's hyperparameters and are settable from the
+config's [family] section. Losses return (loss, stats) where stats are detached tensors that the
+trainer reads back only when it logs, keeping the step free of host synchronisation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from ..objectives import LOSSES
+from ..models import Discriminator, Generator
+
+Tensor = torch.Tensor
+Stats = dict[str, Tensor]
+
+
+@dataclass
+class Latent:
+    """Everything G consumes for one batch. `labels` are drawn for conditional models."""
+    z: Tensor
+    labels: Tensor | None = None
+    codes: dict[str, Tensor] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return self.z.shape[0]
+
+
+@dataclass
+class Family:
+    loss: str = "nonsaturating"
+    d_steps: int = 1  # discriminator updates per generator update
+
+    def __post_init__(self):
+        if self.loss not in LOSSES:
+            raise ConfigError(f"unknown family.loss '{self.loss}'; valid: {', '.join(LOSSES)}")
+        if self.d_steps < 1:
+            raise ConfigError("family.d_steps must be >= 1")
+        self.objective = LOSSES[self.loss]
+
+    # ---- set-up, called once by the trainer before the optimisers are built
+    def setup(self, G: Generator, D: Discriminator, num_classes: int) -> None:
+        self.num_classes = num_classes
+
+    def generator_input_dim(self, z_dim: int) -> int:
+        """Width of G's input vector; families that append codes to z make it wider."""
+        return z_dim
+
+    def g_parameters(self, G: nn.Module, D: nn.Module) -> list[nn.Parameter]:
+        return list(G.parameters())
+
+    def d_parameters(self, G: nn.Module, D: nn.Module) -> list[nn.Parameter]:
+        return list(D.parameters())
+
+    # ---- the schedule
+    def d_steps_at(self, g_step: int) -> int:
+        return self.d_steps
+
+    @property
+    def reuses_fakes(self) -> bool:
+        """One D step per G step: G's forward can serve both steps (detached for D)."""
+        return self.d_steps == 1
+
+    # ---- sampling
+    def sample_latent(self, n: int, z_dim: int, device: torch.device,
+                      generator: torch.Generator, labels: Tensor | None = None) -> Latent:
+        z = torch.randn(n, z_dim, device=device, generator=generator)
+        if labels is None and self.num_classes > 1:
+            labels = torch.randint(0, self.num_classes, (n,), device=device, generator=generator)
+        return Latent(z, labels)
+
+    def generate(self, G: Generator, latent: Latent) -> Tensor:
+        return G(latent.z, latent.labels)
+
+    # ---- the two steps
+    def d_loss(self, D: Discriminator, reals: Tensor, real_labels: Tensor | None,
+               fakes: Tensor, latent: Latent, noise: torch.Generator) -> tuple[Tensor, Stats]:
+        d_real = D(reals, real_labels)
+        d_fake = D(fakes, latent.labels)
+        loss = self.objective.d(d_real, d_fake)
+        return loss, {"d_loss": loss.detach(), **self.d_outputs(d_real, d_fake)}
+
+    def g_loss(self, D: Discriminator, fakes: Tensor, latent: Latent) -> tuple[Tensor, Stats]:
+        loss = self.objective.g(D(fakes, latent.labels))
+        return loss, {"g_loss": loss.detach()}
+
+    def after_d_step(self, D: Discriminator) -> None:
+        """Hook for constraints applied after the optimiser step (e.g. WGAN's clipping)."""
+
+    def d_outputs(self, d_real: Tensor, d_fake: Tensor) -> Stats:
+        """D(x) and D(G(z)) for the log: probabilities for BCE losses, raw critic values else."""
+        if self.objective.probabilistic:
+            d_real, d_fake = torch.sigmoid(d_real), torch.sigmoid(d_fake)
+        return {"d_real": d_real.detach().float().mean(), "d_fake": d_fake.detach().float().mean()}
+
+    # ---- state that must survive a resume (e.g. BEGAN's k_t)
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass

@@ -1,0 +1,97 @@
+"""What every generator and discriminator offers the families and the trainer.
+
+Generator:      forward(z, labels=None) -> samples in [-1, 1] (images) or R^d (points).
+Discriminator:  features(x, labels=None) -> [N, F] body output, forward(x, labels=None) -> [N] logit.
+Families attach extra heads (auxiliary classifier, InfoGAN's Q) to `features` via `add_head`.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+
+G_CONDITIONING = ("none", "multiply")
+D_CONDITIONING = ("none", "concat", "projection")
+
+
+def check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
+    if value not in choices:
+        raise ConfigError(f"{what} must be one of {', '.join(choices)}, got '{value}'")
+
+
+class Generator(nn.Module):
+    z_dim: int
+    num_classes: int = 0
+
+    def __init__(self, z_dim: int, num_classes: int, conditioning: str):
+        super().__init__()
+        check_choice(conditioning, G_CONDITIONING, "generator.conditioning")
+        if conditioning != "none" and num_classes < 2:
+            raise ConfigError("a conditional generator needs labelled data (num_classes >= 2)")
+        self.z_dim, self.num_classes, self.conditioning = z_dim, num_classes, conditioning
+        # CGAN as commonly taught: a learned label embedding multiplied element-wise into z.
+        self.label_embedding = (nn.Embedding(num_classes, z_dim)
+                                if conditioning == "multiply" else None)
+
+    def condition(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        if self.label_embedding is None:
+            return z
+        if labels is None:
+            raise ValueError("this generator is conditional: pass labels")
+        return z * self.label_embedding(labels)
+
+
+class Discriminator(nn.Module):
+    feature_dim: int
+
+    def __init__(self, data_shape: tuple[int, ...], num_classes: int, conditioning: str):
+        super().__init__()
+        check_choice(conditioning, D_CONDITIONING, "discriminator.conditioning")
+        if conditioning != "none" and num_classes < 2:
+            raise ConfigError("a conditional discriminator needs labelled data (num_classes >= 2)")
+        self.num_classes, self.conditioning = num_classes, conditioning
+        self.label_map = None
+        if conditioning == "concat":
+            # The label embedded to one extra input plane the size of the image (or one more
+            # coordinate for point data), concatenated to D's input.
+            self.label_map = nn.Embedding(num_classes, int(torch.tensor(data_shape[1:]).prod()))
+        self.heads = nn.ModuleDict()
+        self.projection: nn.Embedding | None = None
+
+    def input_channels(self, data_channels: int) -> int:
+        return data_channels + (1 if self.conditioning == "concat" else 0)
+
+    def finish(self, feature_dim: int) -> None:
+        """Called by subclasses once the body is built: adds the real/fake output."""
+        self.feature_dim = feature_dim
+        self.out = nn.Linear(feature_dim, 1)
+        if self.conditioning == "projection":  # Miyato & Koyama 2018
+            self.projection = nn.Embedding(self.num_classes, feature_dim)
+
+    def add_head(self, name: str, out_dim: int) -> nn.Module:
+        self.heads[name] = nn.Linear(self.feature_dim, out_dim)
+        return self.heads[name]
+
+    def conditioned_input(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        if self.label_map is None:
+            return x
+        if labels is None:
+            raise ValueError("this discriminator is conditional: pass labels")
+        plane = self.label_map(labels).view(x.shape[0], 1, *x.shape[2:])
+        return torch.cat([x, plane], dim=1)
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def features(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.body(self.conditioned_input(x, labels))
+
+    def logit(self, feats: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        out = self.out(feats).squeeze(1)
+        if self.projection is not None:
+            out = out + (self.projection(labels) * feats).sum(1)
+        return out
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.logit(self.features(x, labels), labels)

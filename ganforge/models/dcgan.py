@@ -1,0 +1,88 @@
+"""DCGAN (Radford et al. 2015): all-convolutional, strided (transposed) convolutions, no pooling,
+BatchNorm everywhere except G's output and D's input, ReLU in G, LeakyReLU 0.2 in D, tanh output.
+
+The layer table is parametrised by resolution: each doubling adds one block and halves the width,
+so 64x64 with width 64 is exactly the paper's table (1024-512-256-128 at ngf = 128 there).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from .base import Discriminator, Generator
+
+
+def _doublings(image_size: int) -> int:
+    n = math.log2(image_size) if image_size > 0 else 0
+    if not n.is_integer() or image_size < 8:
+        raise ConfigError(f"DCGAN needs a power-of-two image size >= 8, got {image_size}")
+    return int(n) - 2  # from 4x4 up to image_size
+
+
+def _channels(data_shape: tuple[int, ...]) -> tuple[int, int]:
+    if len(data_shape) != 3:
+        raise ConfigError("DCGAN models need image data; use the 'mlp' models for points")
+    return data_shape[0], data_shape[-1]
+
+
+class DCGANGenerator(Generator):
+    def __init__(self, data_shape: tuple[int, ...], num_classes: int = 0, z_dim: int = 100,
+                 width: int = 64, conditioning: str = "none"):
+        super().__init__(z_dim, num_classes, conditioning)
+        channels, size = _channels(data_shape)
+        n = _doublings(size)
+        ch = width * 2 ** (n - 1)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(z_dim, ch, 4, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
+        for _ in range(n - 1):
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False),
+                       nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+            ch //= 2
+        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1, bias=False), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        init_dcgan_(self)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        z = self.condition(z, labels)
+        return self.net(z.view(z.shape[0], -1, 1, 1))
+
+
+class DCGANDiscriminator(Discriminator):
+    def __init__(self, data_shape: tuple[int, ...], num_classes: int = 0, width: int = 64,
+                 slope: float = 0.2, batchnorm: bool = True, conditioning: str = "none"):
+        super().__init__(data_shape, num_classes, conditioning)
+        channels, size = _channels(data_shape)
+        n = _doublings(size)
+        ch = width
+        # No BatchNorm on the input layer (paper); `batchnorm=False` drops it everywhere, which
+        # WGAN-GP needs because its penalty is per-sample.
+        layers: list[nn.Module] = [nn.Conv2d(self.input_channels(channels), ch, 4, 2, 1, bias=False),
+                                   nn.LeakyReLU(slope, True)]
+        for _ in range(n - 1):
+            norm = nn.BatchNorm2d(ch * 2) if batchnorm else nn.Identity()
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), norm, nn.LeakyReLU(slope, True)]
+            ch *= 2
+        layers.append(nn.Flatten())
+        self.net = nn.Sequential(*layers)
+        # The paper's last layer is a 4x4 convolution to one output: the same as a linear layer
+        # on the flattened 4x4 feature map, which is what `finish` adds.
+        self.finish(ch * 16)
+        init_dcgan_(self)
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def init_dcgan_(module: nn.Module) -> None:
+    """N(0, 0.02) for conv/linear weights, N(1, 0.02) for BatchNorm scales (Radford et al.)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)

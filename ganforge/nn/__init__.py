@@ -1,0 +1,30 @@
+"""Reusable layers and helpers: equalized layers, normalisations, self-attention, spectral norm,
+latent sampling and interpolation, orthogonal regularization, weight averaging."""
+
+from ganforge.nn.attention import SelfAttention
+from ganforge.nn.ema import ExponentialMovingAverage, ema_decay_from_half_life
+from ganforge.nn.equalized import EqualizedConv2d, EqualizedLinear
+from ganforge.nn.latent import lerp, slerp, truncated_normal
+from ganforge.nn.norms import ConditionalBatchNorm2d, MinibatchStddev, PixelNorm
+from ganforge.nn.orthogonal import orthogonal_init_, orthogonal_regularization
+from ganforge.nn.spectral import largest_singular_value, refresh_power_iteration, spectral_norm_all, weight_matrix
+
+__all__ = [
+    "ConditionalBatchNorm2d",
+    "EqualizedConv2d",
+    "EqualizedLinear",
+    "ExponentialMovingAverage",
+    "MinibatchStddev",
+    "PixelNorm",
+    "SelfAttention",
+    "ema_decay_from_half_life",
+    "largest_singular_value",
+    "lerp",
+    "orthogonal_init_",
+    "orthogonal_regularization",
+    "refresh_power_iteration",
+    "slerp",
+    "spectral_norm_all",
+    "truncated_normal",
+    "weight_matrix",
+]

@@ -1,0 +1,72 @@
+"""Latent sampling and interpolation: BigGAN's truncation trick, lerp and slerp."""
+
+from collections.abc import Sequence
+
+import torch
+
+
+def truncated_normal(
+    shape: Sequence[int] | int,
+    threshold: float | None,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """Sample N(0, 1) truncated to [-threshold, threshold] (Brock et al. 2019, BigGAN, sec. 3.1).
+
+    The truncation trick as the paper defines it: entries whose magnitude exceeds the threshold
+    are resampled until none does, which gives an exact truncated normal (neither clipping, which
+    piles mass on the bounds, nor rescaling, which changes the shape). Only the offending entries
+    are redrawn each round. Smaller thresholds trade variety for fidelity.
+
+    ``threshold`` None or <= 0 means no truncation: a plain N(0, 1) sample.
+    """
+    sample = torch.randn(shape, generator=generator, device=device, dtype=dtype)
+    if threshold is None or threshold <= 0:
+        return sample
+    flat = sample.view(-1)
+    offending = torch.nonzero(flat.abs() > threshold).squeeze(1)
+    while offending.numel():
+        redraw = torch.randn(offending.numel(), generator=generator, device=flat.device, dtype=flat.dtype)
+        flat[offending] = redraw
+        offending = offending[redraw.abs() > threshold]
+    return sample
+
+
+def _as_weight(t: float | torch.Tensor, like: torch.Tensor) -> float | torch.Tensor:
+    # A tensor t indexes the batch dims; the trailing unit dim broadcasts over the vector dim.
+    if isinstance(t, torch.Tensor):
+        return t.to(device=like.device, dtype=like.dtype).unsqueeze(-1)
+    return t
+
+
+def lerp(a: torch.Tensor, b: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
+    """Linear interpolation ``a + t (b - a)`` between vectors along the last dim, exact at t = 0, 1.
+
+    ``t`` is a float, or a tensor shaped like the batch dims (e.g. [N] for [N, D] endpoints,
+    or [S] for a path of S steps between two [D] vectors, giving [S, D]).
+    """
+    return torch.lerp(a, b, _as_weight(t, a))
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: float | torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Spherical interpolation between vectors along the last dim (Shoemake 1985; for GAN latents
+    White 2016, "Sampling Generative Networks").
+
+    Follows the great circle between the directions of a and b, so for endpoints of equal norm
+    every point keeps that norm, staying in the shell where Gaussian latents live; a straight
+    line would cut through the low-density centre. ``t`` broadcasts as in ``lerp``.
+    The angle comes from ``2 atan2(|a^ - b^|, |a^ + b^|)``, accurate at all angles. For
+    near-parallel endpoints (sin of the angle below ``eps``) slerp and lerp coincide and lerp is
+    used; for exactly opposite endpoints the great circle is undefined and lerp is used as well.
+    """
+    a_dir = a / a.norm(dim=-1, keepdim=True).clamp_min(eps)
+    b_dir = b / b.norm(dim=-1, keepdim=True).clamp_min(eps)
+    angle = 2 * torch.atan2((a_dir - b_dir).norm(dim=-1), (a_dir + b_dir).norm(dim=-1)).unsqueeze(-1)
+    sin_angle = torch.sin(angle)
+    degenerate = sin_angle < eps
+    safe_sin = torch.where(degenerate, torch.ones_like(sin_angle), sin_angle)  # no 0/0, no NaN grads
+    t = _as_weight(t, a)
+    spherical = (torch.sin((1 - t) * angle) * a + torch.sin(t * angle) * b) / safe_sin
+    linear = torch.lerp(a, b, t)
+    return torch.where(degenerate, linear, spherical)

@@ -1,0 +1,3 @@
+from .losses import LOSSES, AdversarialLoss
+
+__all__ = ["LOSSES", "AdversarialLoss"]

@@ -1,0 +1,1 @@
+"""Recipe files: one TOML per paper setup (see `ganforge recipes`)."""
