@@ -52,12 +52,15 @@ class TrainConfig:
     sample_every: int = 500
     ckpt_every: int = 500
     keep_ckpts: int = 3
+    accumulate: int = 1            # micro-batches per update (large effective batches)
     grid_size: int = 64            # images in each sample grid (fixed latent batch)
     ema: bool = False              # keep an exponential moving average of G for sampling
     ema_half_life_kimg: float = 10.0
     ema_start_step: int = 0
     eval_every: int = 0            # 0: no periodic evaluation
-    on_nan: str = "stop"           # stop | rollback
+    on_nan: str = "stop"           # stop | rollback (reload the last checkpoint, lower the lr)
+    nan_lr_factor: float = 0.5     # learning-rate multiplier applied at each rollback
+    max_rollbacks: int = 3
     sync_bn: bool = False          # DDP: synchronise BatchNorm statistics across ranks
     progress: bool = True
 

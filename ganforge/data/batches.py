@@ -14,16 +14,30 @@ from ..errors import DataError
 class InMemoryBatches:
     def __init__(self, data: torch.Tensor, labels: torch.Tensor | None, batch_size: int,
                  seed: int, device: torch.device, rank: int = 0, world_size: int = 1):
-        per_rank = data.shape[0] // world_size
-        if per_rank < batch_size:
-            raise DataError(f"the dataset has {data.shape[0]} samples, fewer than one batch of "
-                            f"{batch_size} per process ({world_size} process(es)); lower train.batch_size")
         self.data = data.to(device)
         self.labels = labels.to(device) if labels is not None else None
-        self.batch_size, self.seed, self.rank, self.world_size = batch_size, seed, rank, world_size
-        self.batches_per_epoch = per_rank // batch_size
+        self.seed, self.rank, self.world_size = seed, rank, world_size
         self.epoch, self.position = 0, 0
         self._order: torch.Tensor | None = None
+        self._set_size(batch_size)
+
+    def _set_size(self, batch_size: int) -> None:
+        per_rank = self.data.shape[0] // self.world_size
+        if per_rank < batch_size or batch_size < 1:
+            raise DataError(f"the dataset has {self.data.shape[0]} samples, fewer than one batch of "
+                            f"{batch_size} per process ({self.world_size} process(es)); "
+                            "lower train.batch_size")
+        self.batch_size = batch_size
+        self.batches_per_epoch = per_rank // batch_size
+
+    def set_batch_size(self, batch_size: int) -> None:
+        """Change the batch size; the stream continues with a fresh epoch (deterministic)."""
+        if batch_size == self.batch_size:
+            return
+        self._set_size(batch_size)
+        if self.position:
+            self.epoch, self.position = self.epoch + 1, 0
+        self._order = None
 
     def _epoch_order(self) -> torch.Tensor:
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
@@ -50,7 +64,8 @@ class InMemoryBatches:
         return x, (self.labels[idx] if self.labels is not None else None)
 
     def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "position": self.position}
+        return {"epoch": self.epoch, "position": self.position, "batch_size": self.batch_size}
 
     def load_state_dict(self, state: dict) -> None:
+        self._set_size(int(state.get("batch_size", self.batch_size)))
         self.epoch, self.position, self._order = int(state["epoch"]), int(state["position"]), None

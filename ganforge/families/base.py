@@ -61,9 +61,18 @@ class Family:
     def d_steps_at(self, g_step: int) -> int:
         return self.d_steps
 
+    def before_step(self, control) -> None:
+        """Called before each generator update with a TrainingControl (images_seen, step,
+        set_batch_size, reset_optimizers): schedules such as PGGAN's growing live here."""
+
+    def prepare_reals(self, reals: Tensor) -> Tensor:
+        """Transform a real batch before D sees it (PGGAN fades reals to the current resolution)."""
+        return reals
+
     @property
     def reuses_fakes(self) -> bool:
-        """One D step per G step: G's forward can serve both steps (detached for D)."""
+        """One D step per G step: G's forward can serve both steps (detached for D). Families
+        whose G loss needs fresh latents, or whose D steps vary, turn this off."""
         return self.d_steps == 1
 
     # ---- sampling

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -18,6 +19,7 @@ from ..io import atomic_write_json, atomic_write_text
 from ..nn.ema import ExponentialMovingAverage, ema_decay_from_half_life
 from . import checkpoint as ckpt
 from .build import build_components
+from .control import TrainingControl
 from .logbook import MetricsLog, StatsAccumulator
 from .runtime import resolve_runtime
 
@@ -48,6 +50,8 @@ class Trainer:
             torch.Generator(self.rt.device).manual_seed(t.seed + 12345),
             labels=self._grid_labels(min(t.grid_size, 256)))
         self.step, self.images_seen = 0, 0
+        self.lr_scale, self.rollbacks = 1.0, 0  # lowered by divergence rollbacks
+        self.control = TrainingControl(self)
         self.log = MetricsLog(self.run_dir / "metrics.jsonl", self.rt.is_main)
         if resume:
             self._restore()
@@ -70,68 +74,127 @@ class Trainer:
             self._train_step(stats)
             self.step += 1
             interval_images += self.images_seen - images_before
-            if self.step % t.log_every == 0 or self.step == t.steps:
+            logging = self.step % t.log_every == 0 or self.step == t.steps
+            saving = self.step % t.ckpt_every == 0 or self.step == t.steps
+            if logging or saving:
                 elapsed = time.perf_counter() - interval_start
-                record = self._log(stats, interval_images / max(elapsed, 1e-9))
-                bar.set_postfix_str(f"img/s {record['img_per_s']:.0f}  D {record.get('d_loss', 0):.3f}"
-                                    f"  G {record.get('g_loss', 0):.3f}")
-                interval_start, interval_images = time.perf_counter(), 0
+                record, bad = self._log(stats, interval_images / max(elapsed, 1e-9)) if logging else ({}, [])
+                bad += self._nonfinite_weights()
+                if bad:
+                    self._diverged(bad)
+                    stats = StatsAccumulator()
+                    bar.n = self.step
+                    interval_start, interval_images = time.perf_counter(), 0
+                    continue
+                if logging:
+                    bar.set_postfix_str(f"img/s {record['img_per_s']:.0f}  D {record.get('d_loss', 0):.3f}"
+                                        f"  G {record.get('g_loss', 0):.3f}")
+                    interval_start, interval_images = time.perf_counter(), 0
             if self.rt.is_main and (self.step % t.sample_every == 0 or self.step == t.steps):
                 self.write_grid()
-            if self.step % t.ckpt_every == 0 or self.step == t.steps:
+            if t.eval_every and (self.step % t.eval_every == 0 or self.step == t.steps):
+                self.periodic_eval()
+            if saving:
                 self.save()
             bar.update(1)
         bar.close()
         return self.run_dir
 
     def _train_step(self, stats: StatsAccumulator) -> None:
-        fam, rt, B = self.family, self.rt, self.cfg.train.batch_size
-        fakes = latent = None
+        fam, rt = self.family, self.rt
+        fam.before_step(self.control)
+        B, accumulate = self.batches.batch_size, self.cfg.train.accumulate
+        reuse = fam.reuses_fakes and accumulate == 1
+        kept = None  # (latent, fakes) from the D step, reused by the G step when allowed
         for _ in range(fam.d_steps_at(self.step)):
-            reals, labels = self.batches.next()
-            latent = fam.sample_latent(B, self.G.noise_dim, rt.device, self.noise)
-            with rt.autocast():
-                if fam.reuses_fakes:
-                    fakes = fam.generate(self.G, latent)  # kept for the G step below
-                    d_fakes = fakes.detach()
-                else:
-                    with torch.no_grad():
-                        d_fakes = fam.generate(self.G, latent)
-                d_loss, d_stats = fam.d_loss(self.D, reals, labels, d_fakes, latent, self.noise)
             self.opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
+            for _ in range(accumulate):
+                reals, labels = self.batches.next()
+                reals = fam.prepare_reals(reals)
+                latent = fam.sample_latent(B, self.G.noise_dim, rt.device, self.noise)
+                with rt.autocast():
+                    if reuse:
+                        fakes = fam.generate(self.G, latent)
+                        kept, d_fakes = (latent, fakes), fakes.detach()
+                    else:
+                        with torch.no_grad():
+                            d_fakes = fam.generate(self.G, latent)
+                    d_loss, d_stats = fam.d_loss(self.D, reals, labels, d_fakes, latent, self.noise)
+                (d_loss / accumulate).backward()
+                stats.add(d_stats)
+                self.images_seen += B * rt.world_size
             self.opt_d.step()
             fam.after_d_step(self.D)
-            stats.add(d_stats)
-            self.images_seen += B * rt.world_size
-        if not fam.reuses_fakes:
-            latent = fam.sample_latent(B, self.G.noise_dim, rt.device, self.noise)
-            fakes = None
-        with rt.autocast():
-            if fakes is None:
-                fakes = fam.generate(self.G, latent)
-            g_loss, g_stats = fam.g_loss(self.D, fakes, latent)
         self.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
+        for _ in range(accumulate):
+            with rt.autocast():
+                if kept is not None:
+                    latent, fakes = kept
+                else:
+                    latent = fam.sample_latent(B, self.G.noise_dim, rt.device, self.noise)
+                    fakes = fam.generate(self.G, latent)
+                g_loss, g_stats = fam.g_loss(self.D, fakes, latent)
+            (g_loss / accumulate).backward()
+            stats.add(g_stats)
         self.opt_g.step()
-        stats.add(g_stats)
         if self.ema is not None:
             t = self.cfg.train
             decay = 0.0 if self.step < t.ema_start_step else ema_decay_from_half_life(
-                B * rt.world_size, t.ema_half_life_kimg * 1000)
+                B * accumulate * rt.world_size, t.ema_half_life_kimg * 1000)
             self.ema.update(self.G, decay)
 
+    # ------------------------------------------------------------------ schedule controls
+    def set_batch_size(self, n: int) -> None:
+        self.batches.set_batch_size(n)
+
+    def reset_optimizers(self) -> None:
+        self.opt_g = _optimizer(self.cfg, self.family.g_parameters(self.G, self.D), self._lr("g"))
+        self.opt_d = _optimizer(self.cfg, self.family.d_parameters(self.G, self.D), self._lr("d"))
+
+    def _lr(self, which: str) -> float:
+        base = self.cfg.optim.g_lr if which == "g" else self.cfg.optim.d_lr
+        return base * self.lr_scale
+
     # ------------------------------------------------------------------ outputs
-    def _log(self, stats: StatsAccumulator, img_per_s: float) -> dict:
+    def _log(self, stats: StatsAccumulator, img_per_s: float) -> tuple[dict, list[str]]:
         means = stats.means()
         record = {"step": self.step, "images_seen": self.images_seen,
                   "img_per_s": round(img_per_s, 2), **{k: round(v, 6) for k, v in means.items()}}
-        bad = [k for k, v in means.items() if not math.isfinite(v)]
         self.log.write(record)
-        if bad:
-            raise GanforgeError(f"training diverged at step {self.step}: {', '.join(bad)} became "
-                                f"NaN/Inf; the last good checkpoint is in {self.run_dir / ckpt.CKPT_DIR}")
-        return record
+        return record, [k for k, v in means.items() if not math.isfinite(v)]
+
+    def _nonfinite_weights(self) -> list[str]:
+        params = [p for m in (self.G, self.D) for p in m.parameters()]
+        finite = torch.stack([p.detach().isfinite().all() for p in params]).all()
+        return [] if bool(finite) else ["weights"]
+
+    def _diverged(self, bad: list[str]) -> None:
+        """NaN/Inf seen: stop with a clear message, or roll back to the last checkpoint with a
+        lower learning rate. A non-finite state is never checkpointed."""
+        t = self.cfg.train
+        what = f"training diverged at step {self.step}: {', '.join(bad)} became NaN/Inf"
+        can_roll = t.on_nan == "rollback" and self.rollbacks < t.max_rollbacks
+        if not can_roll or not ckpt.checkpoint_dirs(self.run_dir):
+            hint = (f"; the last good checkpoint is in {self.run_dir / ckpt.CKPT_DIR}"
+                    if ckpt.checkpoint_dirs(self.run_dir) else "")
+            if t.on_nan == "rollback" and self.rollbacks >= t.max_rollbacks:
+                hint += f" (gave up after {self.rollbacks} rollbacks)"
+            raise GanforgeError(what + hint)
+        self.rollbacks += 1
+        self._restore()
+        self.lr_scale *= t.nan_lr_factor
+        for opt, which in ((self.opt_g, "g"), (self.opt_d, "d")):
+            for group in opt.param_groups:
+                group["lr"] = self._lr(which)
+        warnings.warn(f"{what}; rolled back to step {self.step} with learning rates x{self.lr_scale:g}")
+        self.log.write({"step": self.step, "event": "rollback", "lr_scale": self.lr_scale})
+
+    def periodic_eval(self) -> None:
+        """train.eval_every: metrics in the log, the best checkpoint kept (see ganforge.metrics)."""
+        from ..metrics.evaluate import evaluate_during_training
+        record = evaluate_during_training(self)
+        if record and self.rt.is_main:
+            self.log.write({"step": self.step, **record})
 
     @property
     def sampling_generator(self) -> torch.nn.Module:
@@ -171,7 +234,7 @@ class Trainer:
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "family": self.family.state_dict(), "batches": self.batches.state_dict(),
             "noise_rng": self.noise.get_state(), "torch_rng": torch.get_rng_state(),
-            "step": self.step, "images_seen": self.images_seen,
+            "step": self.step, "images_seen": self.images_seen, "lr_scale": self.lr_scale,
         }
         if torch.cuda.is_available():
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
@@ -199,6 +262,7 @@ class Trainer:
         if "cuda_rng" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         self.step, self.images_seen = int(state["step"]), int(state["images_seen"])
+        self.lr_scale = float(state.get("lr_scale", 1.0))
         self.log.truncate_after(self.step) if self.rt.is_main else None
 
 

@@ -131,12 +131,25 @@ def test_downscaling_is_antialiased(tmp_path):
     assert data.images.min() > 100 and data.images.max() < 155
 
 
-@pytest.mark.parametrize("make", [
-    lambda p: (p / "empty.png").write_bytes(b"") and p / "empty.png" or p / "empty.png",
-    lambda p: (p / "text.png").write_text("this is not an image") and p / "text.png",
-    lambda p: truncated_copy(noise_image(p / "src" / "n.png"), p / "cut.png"),
-    lambda p: truncated_copy(noise_image(p / "src" / "n.jpg"), p / "cut.jpg"),
-])
+def zero_byte_png(folder):
+    (folder / "empty.png").write_bytes(b"")
+    return folder / "empty.png"
+
+
+def text_named_png(folder):
+    (folder / "text.png").write_text("this is not an image")
+    return folder / "text.png"
+
+
+def truncated_png(folder):
+    return truncated_copy(noise_image(folder / "src" / "n.png"), folder / "cut.png")
+
+
+def truncated_jpeg(folder):
+    return truncated_copy(noise_image(folder / "src" / "n.jpg"), folder / "cut.jpg")
+
+
+@pytest.mark.parametrize("make", [zero_byte_png, text_named_png, truncated_png, truncated_jpeg])
 def test_unreadable_files_raise_data_error_naming_the_file(tmp_path, make):
     path = make(tmp_path)
     with pytest.raises(DataError) as caught:
