@@ -8,6 +8,7 @@ is imported, so a crafted file cannot run anything.
 
 from __future__ import annotations
 
+import codecs
 import pickle
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -22,7 +23,14 @@ def _array_globals() -> dict[tuple[str, str], Any]:
     """The globals NumPy's array pickles name, under both module paths (numpy.core is the 1.x name
     that old pickles, such as the CIFAR files from 2009, carry; numpy._core is the 2.x name)."""
     core = getattr(np, "_core", None) or np.core
-    allowed = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
+    allowed = {
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+        # Protocol 2 has no bytes opcode, so Python 3 writes bytes (and array buffers) as
+        # _codecs.encode(text, "latin1"): a pure text-to-bytes function (torch.load's
+        # weights_only unpickler allows it for the same reason).
+        ("_codecs", "encode"): codecs.encode,
+    }
     for module in ("numpy.core", "numpy._core"):
         allowed[(f"{module}.multiarray", "_reconstruct")] = core.multiarray._reconstruct
         allowed[(f"{module}.multiarray", "scalar")] = core.multiarray.scalar

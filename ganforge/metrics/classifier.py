@@ -98,22 +98,23 @@ def train_classifier(dataset, epochs: int = 15, seed: int = 0, holdout: float = 
     if len(train) == 0:
         raise DataError(f"dataset of {len(inputs)} images is too small to hold out {holdout:.0%}")
 
-    generator = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):  # seed the initialisation without touching global RNG
+    generator = torch.Generator().manual_seed(seed)  # batch order and shifts
+    # Initialisation and dropout draw from the global RNG: seed it here and restore it afterwards.
+    with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = DigitClassifier(channels, size, int(dataset.num_classes))
-    steps_per_epoch = -(-len(train) // batch_size)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch)
-    model.train()
-    for _ in range(epochs):
-        for batch in train[torch.randperm(len(train), generator=generator)].split(batch_size):
-            x = random_shift(inputs[batch], max_shift, generator)
-            loss = F.cross_entropy(model(x), labels[batch])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
+        steps_per_epoch = -(-len(train) // batch_size)
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch)
+        model.train()
+        for _ in range(epochs):
+            for batch in train[torch.randperm(len(train), generator=generator)].split(batch_size):
+                x = random_shift(inputs[batch], max_shift, generator)
+                loss = F.cross_entropy(model(x), labels[batch])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
     model.eval()
     return model, accuracy(model, inputs[held], labels[held])
 

@@ -145,7 +145,7 @@ def test_any_array_loads_correctly_or_raises_data_error(array):
     assert len(data) == array.shape[0] and data.images.shape[1:] in {(1, 4, 4), (3, 4, 4)}
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(any_array())
 def test_arrays_that_cannot_be_images_are_refused(array):
     if array.ndim in (3, 4) and array.dtype.kind in "biuf" and 0 not in array.shape:
@@ -154,7 +154,7 @@ def test_arrays_that_cannot_be_images_are_refused(array):
         load_array(array)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(count=st.integers(1, 4), height=st.integers(5, 9), width=st.integers(5, 9),
        channels=st.sampled_from([1, 3]), channels_last=st.booleans(), labelled=st.booleans())
 def test_valid_uint8_arrays_load_with_their_count_and_channels(count, height, width, channels, channels_last,
