@@ -33,10 +33,42 @@ def _cmd_sample(args) -> None:
     from .api import load
     from .sampling import write_samples
     g = load(args.run, device=args.device)
+    if args.standing_stats:  # BigGAN's standing statistics for G's BatchNorms
+        from .families.biggan import standing_stats_
+        standing_stats_(g.G, g.family, args.standing_stats, seed=args.seed, truncation=args.truncation)
+    if args.vary_code:
+        from .sampling import write_code_sweep
+        if args.format != "png":
+            raise GanforgeError("--vary-code writes a PNG grid (--format png)")
+        print(f"wrote {write_code_sweep(g, args.vary_code, args.n, args.seed, args.out)}")
+        return
     labels = [int(x) for x in args.labels.split(",")] if args.labels else None
     out = write_samples(g, args.n, args.seed, args.out, args.format, labels=labels,
                         truncation=args.truncation, class_grid=args.class_grid)
     print(f"wrote {out}")
+
+
+def _cmd_truncation_sweep(args) -> None:
+    import json
+    from .api import load
+    from .explore.truncation_sweep import (classifier_scorer, format_table, parse_thresholds,
+                                           plot_truncation_curve, real_images, truncation_sweep)
+    from .metrics import get_extractor
+    thresholds = parse_thresholds(args.values)
+    g = load(args.run, device=args.device)
+    name = args.extractor or g.cfg.eval.extractor
+    if not name:
+        raise GanforgeError("pass --extractor classifier:PATH (or inception) to score the samples")
+    extractor = get_extractor(name, device=args.device)
+    score = classifier_scorer(extractor, real_images(g.cfg, args.n, args.seed))
+    rows = truncation_sweep(g, thresholds, score, n=args.n, seed=args.seed,
+                            standing_stats=args.standing_stats)
+    out = Path(args.out)
+    plot_truncation_curve(rows, out, title=f"{Path(args.run).name}: {args.n} samples, {extractor.name}")
+    out.with_suffix(".json").write_text(json.dumps({"extractor": extractor.name, "n": args.n,
+                                                    "rows": rows}, indent=2) + "\n")
+    print(format_table(rows, extractor.name))
+    print(f"wrote {out} and {out.with_suffix('.json')}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,8 +97,32 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--labels", help="class labels for conditional models, e.g. 0,1,2 (cycled)")
     s.add_argument("--class-grid", action="store_true", help="conditional models: one row per class")
     s.add_argument("--truncation", type=float, default=None, help="truncation threshold (> 0)")
+    s.add_argument("--vary-code", metavar="CODE",
+                   help="InfoGAN runs: a PNG grid, each row one z with one latent code (cat, cont0, "
+                        "cont1, ...) varied along it")
+    s.add_argument("--standing-stats", type=int, default=0, metavar="BATCHES",
+                   help="recompute G's BatchNorm statistics from this many batches of fresh "
+                        "(truncated) latents before sampling (BigGAN's standing statistics)")
     s.add_argument("--device", default="cpu")
     s.set_defaults(func=_cmd_sample)
+
+    ts = sub.add_parser("truncation-sweep",
+                        help="score samples at several truncation thresholds and plot the trade-off")
+    ts.add_argument("run", help="run directory")
+    ts.add_argument("--values", default="0.25,0.5,0.75,1.0,1.5,2.0,none",
+                    help="comma-separated thresholds; 'none' for no truncation")
+    ts.add_argument("--out", default="truncation.png", help="plot PNG (the numbers go beside it as .json)")
+    ts.add_argument("--extractor", help="features to score with: classifier:PATH or inception "
+                                        "(default: the run's eval.extractor)")
+    ts.add_argument("-n", type=int, default=2000, help="samples per threshold (and real images)")
+    ts.add_argument("--seed", type=int, default=0)
+    ts.add_argument("--standing-stats", type=int, default=0, metavar="BATCHES",
+                    help="recompute BatchNorm statistics per threshold from this many batches")
+    ts.add_argument("--device", default="cpu")
+    ts.set_defaults(func=_cmd_truncation_sweep)
+
+    from .explore.commands import register as register_explore
+    register_explore(sub)  # interpolate, arithmetic, truncation, directions, nearest, explore
     return p
 
 

@@ -47,3 +47,14 @@ def write_samples(g, n: int, seed: int, out: str | Path, fmt: str = "png", label
     else:
         raise GanforgeError(f"unknown format '{fmt}'")
     return out
+
+
+def write_code_sweep(g, code: str, n: int, seed: int, out: str | Path, steps: int = 10) -> Path:
+    """InfoGAN: a PNG grid with one row per draw of z (about n images in all) and one column per
+    value of `code` (every category for 'cat', `steps` values in [-1, 1] for 'contI')."""
+    from .families.infogan import code_sweep_latent
+    columns = getattr(g.family, "categorical", 0) if code == "cat" else steps
+    latent = code_sweep_latent(g.family, max(1, n // max(columns, 1)), code, steps=steps,
+                               seed=seed, device=g.device)
+    save_png(grid_image(g.generate(latent), nrow=columns), Path(out))
+    return Path(out)

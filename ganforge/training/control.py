@@ -24,3 +24,18 @@ class TrainingControl:
     def reset_optimizers(self) -> None:
         """Fresh optimiser state (PGGAN resets Adam at each new resolution)."""
         self._t.reset_optimizers()
+
+    def scale_lr(self, factor: float) -> None:
+        """Multiply both learning rates by `factor` from now on (BEGAN halves them when its
+        convergence measure stalls); the scale is saved in checkpoints."""
+        t = self._t
+        t.lr_scale *= factor
+        for opt, which in ((t.opt_g, "g"), (t.opt_d, "d")):
+            for group in opt.param_groups:
+                group["lr"] = t._lr(which)
+        t.log.write({"step": t.step, "event": "lr_scale", "lr_scale": t.lr_scale})
+
+    def training_data(self):
+        """(all training samples, their labels or None) as held on the device: uint8 images or
+        float points, in the dataset's order (SGAN keeps its labelled subset from these)."""
+        return self._t.batches.data, self._t.batches.labels

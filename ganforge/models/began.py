@@ -1,0 +1,116 @@
+"""BEGAN (Berthelot et al. 2017): an auto-encoder discriminator and a generator with the
+architecture of its decoder.
+
+Encoder: a 3x3 convolution, then one block per scale of two 3x3 convolutions, each block but the
+last followed by a stride-2 3x3 convolution that subsamples and widens (n, 2n, 3n, ... channels),
+then a fully connected layer to the embedding h. Decoder: a fully connected layer from h to an
+8x8 map of n channels, one block of two 3x3 convolutions per scale with nearest-neighbour 2x
+upsampling between blocks, and a 3x3 convolution to the image channels. ELU after every
+convolution except the last. The number of scales follows the image size (8 * 2^k).
+
+The generator applies tanh to the decoder's output so its samples lie in [-1, 1] like every
+ganforge generator; the discriminator's reconstruction has no output activation (as in the paper).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from .base import Discriminator, Generator
+
+BASE = 8  # the decoder starts from (and the encoder ends at) an 8x8 map
+
+
+def _scales(data_shape: tuple[int, ...]) -> tuple[int, int]:
+    """(image channels, number of 2x resolution changes between 8x8 and the image size)."""
+    if len(data_shape) != 3:
+        raise ConfigError("BEGAN models need image data")
+    size = data_shape[-1]
+    k = math.log2(size / BASE) if size >= BASE else -1
+    if k < 0 or not k.is_integer():
+        raise ConfigError(f"BEGAN needs an image size of 8 * 2^k (8, 16, 32, 64, ...), got {size}")
+    return data_shape[0], int(k)
+
+
+def _conv(c_in: int, c_out: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(c_in, c_out, 3, stride, 1)
+
+
+class Encoder(nn.Module):
+    def __init__(self, channels: int, width: int, hidden: int, scales: int):
+        super().__init__()
+        layers: list[nn.Module] = [_conv(channels, width), nn.ELU()]
+        for i in range(scales + 1):
+            ch = width * (i + 1)
+            layers += [_conv(ch, ch), nn.ELU(), _conv(ch, ch), nn.ELU()]
+            if i < scales:
+                layers += [_conv(ch, ch + width, stride=2), nn.ELU()]
+        self.net = nn.Sequential(*layers, nn.Flatten())
+        self.fc = nn.Linear(width * (scales + 1) * BASE * BASE, hidden)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.net(x))
+
+
+class Decoder(nn.Module):
+    def __init__(self, channels: int, width: int, hidden: int, scales: int):
+        super().__init__()
+        self.width = width
+        self.fc = nn.Linear(hidden, width * BASE * BASE)
+        layers: list[nn.Module] = []
+        for i in range(scales + 1):
+            layers += [_conv(width, width), nn.ELU(), _conv(width, width), nn.ELU()]
+            if i < scales:
+                layers.append(nn.Upsample(scale_factor=2, mode="nearest"))
+        layers.append(_conv(width, channels))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.net(self.fc(h).view(h.shape[0], self.width, BASE, BASE))
+
+
+class BEGANGenerator(Generator):
+    """The decoder's architecture from z (the paper's N_z = h = 64, n = 128 filters)."""
+
+    def __init__(self, data_shape: tuple[int, ...], num_classes: int = 0, z_dim: int = 64,
+                 width: int = 64, conditioning: str = "none"):
+        super().__init__(z_dim, num_classes, conditioning)
+        channels, scales = _scales(data_shape)
+        self.decoder = Decoder(channels, width, z_dim, scales)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.tanh(self.decoder(self.condition(z, labels)))
+
+
+class BEGANDiscriminator(Discriminator):
+    """Auto-encoder D. `features` is the embedding h; `reconstruct` the decoded image;
+    `forward` the negated per-sample L1 reconstruction error (higher = judged more real), so
+    code that treats D as a scorer (penalties, probes) still works."""
+
+    def __init__(self, data_shape: tuple[int, ...], num_classes: int = 0, width: int = 64,
+                 hidden: int = 64):
+        super().__init__(data_shape, num_classes, "none")
+        channels, scales = _scales(data_shape)
+        self.encoder = Encoder(channels, width, hidden, scales)
+        self.decoder = Decoder(channels, width, hidden, scales)
+        self.feature_dim = hidden  # heads (add_head) attach to the embedding
+
+    def features(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.encoder(x)
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))
+
+    def reconstruction_error(self, x: torch.Tensor) -> torch.Tensor:
+        """L(v) = |v - D(v)| per sample, the mean absolute error over its pixels."""
+        return (x - self.reconstruct(x)).abs().flatten(1).mean(1)
+
+    def logit(self, feats: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        raise NotImplementedError("the BEGAN discriminator scores an image by reconstructing it; "
+                                  "call D(x) or D.reconstruction_error(x)")
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return -self.reconstruction_error(x)
