@@ -6,17 +6,16 @@ Saved as a directory holding safetensors weights and a JSON file of metadata, so
 unpickles anything."""
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
 from ganforge.errors import CheckpointError, ConfigError, DataError
+from ganforge.io import atomic_write_bytes, atomic_write_json
 
 WEIGHTS_FILE = "weights.safetensors"
 META_FILE = "classifier.json"
@@ -85,57 +84,65 @@ def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) ->
 def train_classifier(dataset, epochs: int = 15, seed: int = 0, holdout: float = 0.1,
                      batch_size: int = 64, lr: float = 1e-3, max_shift: int = 2) -> tuple[DigitClassifier, float]:
     """Train on a random (1 - holdout) share of `dataset` (anything with uint8 `images` [N, C, H, W],
-    int64 `labels` [N] and `num_classes`, e.g. ganforge.data.ImageDataset) with Adam and random
-    shifts; returns the model in eval mode and its accuracy on the held-out rest."""
-    if not 0.0 < holdout < 1.0:
-        raise ConfigError(f"holdout must be a fraction in (0, 1), got {holdout}")
+    int64 `labels` [N] and `num_classes`, e.g. ganforge.data.ImageDataset) with Adam, a one-cycle
+    learning rate and random shifts; returns the model in eval mode and its held-out accuracy."""
+    if dataset.labels is None:
+        raise DataError("training the classifier needs a labelled dataset; this one has no labels")
     images, labels = torch.as_tensor(dataset.images), torch.as_tensor(dataset.labels).long()
+    held, train = holdout_split(len(images), holdout, seed)
     channels, size = images.shape[1], images.shape[-1]
-    inputs = to_classifier_input(images, channels, size)
-    order = torch.from_numpy(np.random.default_rng(seed).permutation(len(inputs)))
-    n_held = max(1, round(holdout * len(inputs)))
-    held, train = order[:n_held], order[n_held:]
-    if len(train) == 0:
-        raise DataError(f"dataset of {len(inputs)} images is too small to hold out {holdout:.0%}")
 
     generator = torch.Generator().manual_seed(seed)  # batch order and shifts
     # Initialisation and dropout draw from the global RNG: seed it here and restore it afterwards.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = DigitClassifier(channels, size, int(dataset.num_classes))
-        steps_per_epoch = -(-len(train) // batch_size)
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch)
+        steps = epochs * -(-len(train) // batch_size)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps)
         model.train()
         for _ in range(epochs):
             for batch in train[torch.randperm(len(train), generator=generator)].split(batch_size):
-                x = random_shift(inputs[batch], max_shift, generator)
+                # Map each batch on the fly: the uint8 set is 4x smaller than its float copy.
+                x = random_shift(to_classifier_input(images[batch], channels, size), max_shift, generator)
                 loss = F.cross_entropy(model(x), labels[batch])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 schedule.step()
     model.eval()
-    return model, accuracy(model, inputs[held], labels[held])
+    return model, accuracy(model, images[held], labels[held])
+
+
+def holdout_split(n: int, holdout: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(held-out indices, training indices) of a seeded random permutation of range(n)."""
+    if not 0.0 < holdout < 1.0:
+        raise ConfigError(f"holdout must be a fraction in (0, 1), got {holdout}")
+    n_held = max(1, round(holdout * n))
+    if n_held >= n:
+        raise DataError(f"a dataset of {n} images is too small to hold out {holdout:.0%} of it")
+    order = torch.from_numpy(np.random.default_rng(seed).permutation(n))
+    return order[:n_held], order[n_held:]
 
 
 @torch.inference_mode()
-def accuracy(model: DigitClassifier, inputs: torch.Tensor, labels: torch.Tensor, batch_size: int = 500) -> float:
-    """Share of correctly classified inputs (already mapped to [-1, 1])."""
-    correct = sum(int((model(x).argmax(1) == y).sum())
-                  for x, y in zip(inputs.split(batch_size), labels.split(batch_size)))
-    return correct / len(inputs)
+def accuracy(model: DigitClassifier, images_uint8: torch.Tensor, labels: torch.Tensor, batch_size: int = 500) -> float:
+    """Share of uint8 images the model classifies correctly."""
+    correct = 0
+    for x, y in zip(images_uint8.split(batch_size), labels.split(batch_size)):
+        logits = model(to_classifier_input(x, model.channels, model.image_size))
+        correct += int((logits.argmax(1) == y).sum())
+    return correct / len(images_uint8)
 
 
 def save_classifier(model: DigitClassifier, meta: dict, path) -> Path:
     """Write `path`/weights.safetensors and `path`/classifier.json (architecture plus `meta`, e.g.
     {"held_out_accuracy": 0.98, "dataset": "mnist-5k"}); each file is replaced atomically."""
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
     record = {"format": FORMAT, "architecture": model.config(), **meta}
     state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
-    _write_atomically(path / WEIGHTS_FILE, lambda tmp: save_file(state, tmp))
-    _write_atomically(path / META_FILE, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2) + "\n"))
+    atomic_write_bytes(path / WEIGHTS_FILE, save(state))
+    atomic_write_json(path / META_FILE, record)
     return path
 
 
@@ -152,17 +159,11 @@ def load_classifier(path) -> tuple[DigitClassifier, dict]:
         model = DigitClassifier(**meta["architecture"])
         model.load_state_dict(load_file(weights), strict=True)
     except Exception as error:  # malformed JSON, unknown architecture keys, mismatched tensors
-        raise CheckpointError(f"cannot load classifier {path}: {str(error).splitlines()[0]}") from error
+        raise CheckpointError(f"cannot load classifier {path}: {_first_line(error)}") from error
     return model.eval(), meta
 
 
-def _write_atomically(target: Path, write) -> None:
-    # Write beside the target and rename, so a crash never leaves a half-written file.
-    handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    os.close(handle)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+def _first_line(error: Exception) -> str:
+    # Library errors can run to a page of advice; the user needs the reason.
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__

@@ -29,11 +29,12 @@ class FeatureExtractor:
         self.device = torch.device(device)
         self.network = network.to(self.device).eval()
 
-    def extract(self, images_uint8: torch.Tensor, batch_size: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    def extract(self, images_uint8: torch.Tensor, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
         """(features float64 [N, D], class probabilities float64 [N, K]) for images [N, C, H, W]."""
         if not isinstance(images_uint8, torch.Tensor) or images_uint8.dtype != torch.uint8 or images_uint8.ndim != 4:
-            raise DataError(f"feature extraction needs a uint8 tensor [N, C, H, W], got "
-                            f"{getattr(images_uint8, 'dtype', type(images_uint8))} {tuple(getattr(images_uint8, 'shape', ()))}")
+            got = (f"{images_uint8.dtype} {tuple(images_uint8.shape)}" if isinstance(images_uint8, torch.Tensor)
+                   else type(images_uint8).__name__)
+            raise DataError(f"feature extraction needs a uint8 tensor [N, C, H, W], got {got}")
         if len(images_uint8) == 0:
             raise DataError("feature extraction got no images")
         features, probs = [], []
@@ -76,7 +77,7 @@ class ClassifierExtractor(FeatureExtractor):
         super().__init__(model, device)
         accuracy = (meta or {}).get("held_out_accuracy")
         self.name = f"classifier:{source}" + (f" (acc {accuracy:.3f})" if accuracy is not None else "")
-        self.key = f"classifier/sha256:{_module_digest(model)}"
+        self.key = f"classifier/minus1to1-bilinear/sha256:{_module_digest(model)}"
 
     def _forward(self, batch_uint8):
         model = self.network
@@ -84,8 +85,9 @@ class ClassifierExtractor(FeatureExtractor):
 
 
 def get_extractor(name: str, device="cpu", inception_weights: str | None = None) -> FeatureExtractor:
-    """"inception" (weights from `inception_weights` or $GANFORGE_INCEPTION_WEIGHTS) or
-    "classifier:PATH" (a directory written by save_classifier)."""
+    """The extractor called `name`: "inception" (weights from `inception_weights` or
+    $GANFORGE_INCEPTION_WEIGHTS, checked against the published SHA-256) or "classifier:PATH"
+    (a directory written by save_classifier)."""
     if name == "inception":
         path = require_weights_path(inception_weights or os.environ.get(WEIGHTS_ENV))
         network = load_inception(path)  # checks the published SHA-256 first

@@ -1,6 +1,8 @@
 """Frechet Inception Distance (Heusel et al. 2017, "GANs Trained by a Two Time-Scale Update Rule
 Converge to a Local Nash Equilibrium"): the Frechet distance between Gaussians fitted to features."""
 
+import warnings
+
 import numpy as np
 from scipy import linalg
 
@@ -43,12 +45,12 @@ def fid_from_features(f_real, f_fake) -> float:
 
 
 def _sqrtm_of_product(sigma1: np.ndarray, sigma2: np.ndarray) -> np.ndarray:
-    covmean = linalg.sqrtm(sigma1 @ sigma2)
+    covmean = _quiet_sqrtm(sigma1 @ sigma2)
     if not np.isfinite(covmean).all():
         # Near-singular products (fewer samples than dimensions) can break sqrtm; a tiny ridge
         # changes the distance by O(eps * D) and makes the product well conditioned.
         offset = np.eye(sigma1.shape[0]) * SQRTM_EPS
-        covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
+        covmean = _quiet_sqrtm((sigma1 + offset) @ (sigma2 + offset))
         if not np.isfinite(covmean).all():
             raise GanforgeError("FID: the covariance matrices are degenerate even after adding "
                                 f"{SQRTM_EPS} to their diagonals; use more samples")
@@ -62,3 +64,10 @@ def _sqrtm_of_product(sigma1: np.ndarray, sigma2: np.ndarray) -> np.ndarray:
         covmean = covmean.real
     return covmean
 
+
+def _quiet_sqrtm(matrix: np.ndarray) -> np.ndarray:
+    # Singular covariances are common (dead ReLU features, few samples) and scipy warns about
+    # each one; the result is checked above instead, so the warning would only alarm users.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        return linalg.sqrtm(matrix)

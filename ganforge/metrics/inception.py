@@ -7,7 +7,6 @@ first E blocks leave padding out of the average, the last E block pools with max
 has 1008 outputs. Parameter names follow the published port of those weights
 (pt_inception-2015-12-05-6726825d.pth), so that file loads with strict=True."""
 
-import hashlib
 from pathlib import Path
 
 import torch
@@ -15,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.errors import CheckpointError, GanforgeError
+from ganforge.io import sha256_file
 
 INCEPTION_FILENAME = "pt_inception-2015-12-05-6726825d.pth"
 INCEPTION_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
@@ -203,30 +203,22 @@ class FIDInceptionV3(nn.Module):
         return pool3, pool3 @ self.fc.weight.T
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def load_inception(path, expected_sha256: str = INCEPTION_SHA256) -> FIDInceptionV3:
     """The network in eval mode with the weights at `path`, after checking the file's SHA-256
     (the published file's by default; tests pass the hash of a file they wrote)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"Inception weights not found: {path} (expected the file {INCEPTION_FILENAME})")
-    actual = file_sha256(path)
+    actual = sha256_file(path)
     if actual != expected_sha256.lower():
         raise CheckpointError(f"Inception weights {path} have SHA-256 {actual[:12]}..., expected "
-                              f"{expected_sha256[:12]}... ({INCEPTION_FILENAME}); the file is corrupt or a different one")
+                              f"{expected_sha256[:12]}... ({INCEPTION_FILENAME}); the file is corrupt or another one")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         network = FIDInceptionV3()
         network.load_state_dict(state, strict=True)
     except Exception as error:  # unpickling refused, or keys/shapes that are not this network's
-        raise CheckpointError(f"cannot load Inception weights {path}: {str(error).splitlines()[0]}") from error
+        raise CheckpointError(f"cannot load Inception weights {path}: {_first_line(error)}") from error
     return network.eval()
 
 
@@ -236,3 +228,9 @@ def require_weights_path(path) -> Path:
         raise GanforgeError("FID with the Inception network needs its weights: pass --inception-weights PATH "
                             f"or set GANFORGE_INCEPTION_WEIGHTS; the file is {INCEPTION_FILENAME}")
     return Path(path)
+
+
+def _first_line(error: Exception) -> str:
+    # Library errors can run to a page of advice; the user needs the reason.
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__

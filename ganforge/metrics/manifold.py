@@ -45,8 +45,9 @@ def density_coverage(f_real, f_fake, k: int = 5, block_rows: int = BLOCK_ROWS) -
 def kth_neighbour_sq_radii(points: np.ndarray, k: int, block_rows: int = BLOCK_ROWS) -> np.ndarray:
     """Squared distance from each point to its k-th nearest other point in the same set."""
     # Each row's own zero distance is the smallest, so index k of the sorted row is the k-th neighbour.
+    # The copy lets each block be freed (a column view would keep all of them alive).
     return np.concatenate([
-        np.partition(_sq_distances(points[i:i + block_rows], points), k, axis=1)[:, k]
+        np.partition(_sq_distances(points[i:i + block_rows], points), k, axis=1)[:, k].copy()
         for i in range(0, len(points), block_rows)
     ])
 

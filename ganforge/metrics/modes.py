@@ -72,7 +72,8 @@ def stacked_mnist_modes(images_uint8: torch.Tensor, classifier, batch_size: int 
     if isinstance(classifier, DigitClassifier):
         classifier = ClassifierExtractor(classifier)
     if not isinstance(classifier, FeatureExtractor):
-        raise DataError(f"stacked_mnist_modes needs a DigitClassifier or FeatureExtractor, got {type(classifier).__name__}")
+        raise DataError("stacked_mnist_modes needs a DigitClassifier or FeatureExtractor, "
+                        f"got {type(classifier).__name__}")
     digits = []
     for channel in range(3):
         _, probs = classifier.extract(images_uint8[:, channel:channel + 1], batch_size=batch_size)

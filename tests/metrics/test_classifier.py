@@ -44,7 +44,8 @@ def test_save_load_roundtrip_gives_identical_outputs(digits, trained, tmp_path):
     assert meta["architecture"] == model.config() and meta["dataset"] == "mnist-600"
     before = ClassifierExtractor(model, meta, source=str(path))
     after = get_extractor(f"classifier:{path}")
-    for x, y in zip(before.extract(digits.images[:50], batch_size=16), after.extract(digits.images[:50], batch_size=16)):
+    images = digits.images[:50]
+    for x, y in zip(before.extract(images, batch_size=16), after.extract(images, batch_size=16)):
         np.testing.assert_array_equal(x, y)
     assert after.name == f"classifier:{path} (acc {held_out_accuracy:.3f})"
     assert after.key == before.key
@@ -101,6 +102,8 @@ def test_random_shift_moves_each_image_within_bounds():
 def test_bad_arguments_are_user_errors(digits):
     with pytest.raises(ConfigError, match="holdout"):
         train_classifier(digits, epochs=1, holdout=0.0)
+    with pytest.raises(DataError, match="labelled"):
+        train_classifier(SimpleNamespace(images=digits.images, labels=None, num_classes=0))
     with pytest.raises(ConfigError, match="unknown feature extractor"):
         get_extractor("lenet")
     with pytest.raises(DataError, match="uint8"):

@@ -85,6 +85,17 @@ def test_wrong_keys_are_refused_even_with_a_matching_hash(tmp_path):
         load_inception(path, expected_sha256=hashlib.sha256(path.read_bytes()).hexdigest())
 
 
+class Payload:
+    """Stands in for code a malicious pickle would run."""
+
+
+def test_pickled_objects_are_never_unpickled(tmp_path):
+    path = tmp_path / "pickled.pth"
+    torch.save({"fc.weight": Payload()}, path)
+    with pytest.raises(CheckpointError, match="cannot load Inception weights"):
+        load_inception(path, expected_sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+
+
 def test_get_extractor_needs_weights_and_reads_the_env_var(weights_file, monkeypatch):
     monkeypatch.delenv(WEIGHTS_ENV, raising=False)
     with pytest.raises(GanforgeError, match="needs its weights: pass --inception-weights PATH or set "

@@ -1,3 +1,5 @@
+import tracemalloc
+
 import numpy as np
 import pytest
 
@@ -65,3 +67,17 @@ def test_disjoint_density_and_coverage_are_zero():
 def test_k_must_be_smaller_than_the_sets():
     with pytest.raises(ConfigError, match="k-NN"):
         precision_recall(np.zeros((3, 2)), np.zeros((10, 2)), k=3)
+
+
+def test_memory_stays_within_a_few_blocks():
+    rng = np.random.default_rng(6)
+    real, fake = rng.normal(size=(1500, 16)), rng.normal(size=(1500, 16))
+    tracemalloc.start()
+    try:
+        precision_recall(real, fake, block_rows=50)
+        density_coverage(real, fake, block_rows=50)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # One 50 x 1500 float64 block is 0.6 MB; the full distance matrix would be 18 MB.
+    assert peak < 6e6
