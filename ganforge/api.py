@@ -11,6 +11,7 @@ from .errors import CheckpointError, ConfigError, GanforgeError
 from .families import Latent
 from .training import checkpoint as ckpt
 from .training.build import build_components
+from .training.runtime import launched_world_size, resolve_runtime
 from .training.trainer import Trainer, read_run_config
 
 
@@ -27,17 +28,40 @@ def new_run_dir(root: Path, recipe: str) -> Path:
 
 def train(config: Config | str = "dcgan", out: str | Path | None = None,
           runs_root: str | Path = "runs") -> Path:
-    """Train a run from a Config (or a recipe name) and return its run directory."""
+    """Train a run from a Config (or a recipe name) and return its run directory.
+
+    Under torchrun every process calls this; rank 0 creates the run directory (auto-numbered or
+    `out`) and tells the others, so all ranks use the same path."""
     cfg = resolve(config) if isinstance(config, str) else config
-    if out is not None:
-        run_dir = Path(out)
-        if (run_dir / "config.json").exists():
-            raise GanforgeError(f"{run_dir} already holds a run; resume it with --resume {run_dir} "
-                                "or choose another --out")
-        run_dir.mkdir(parents=True, exist_ok=True)
+    if launched_world_size() > 1:
+        t = cfg.train
+        rt = resolve_runtime(t.device, t.precision, t.threads)  # joins the process group
+        chosen = _create_run_dir(cfg, out, runs_root) if rt.is_main else None
+        run_dir, error = rt.broadcast_object(chosen)
+        if error is not None:
+            raise GanforgeError(error)
+        run_dir = Path(run_dir)
     else:
-        run_dir = new_run_dir(Path(runs_root), cfg.recipe or "run")
+        run_dir, error = _create_run_dir(cfg, out, runs_root)
+        if error is not None:
+            raise GanforgeError(error)
     return Trainer(cfg, run_dir).train()
+
+
+def _create_run_dir(cfg: Config, out, runs_root) -> tuple[str | None, str | None]:
+    """(path, None) after creating the run directory, or (None, message) when it cannot be."""
+    try:
+        if out is not None:
+            run_dir = Path(out)
+            if (run_dir / "config.json").exists():
+                return None, (f"{run_dir} already holds a run; resume it with --resume {run_dir} "
+                              "or choose another --out")
+            run_dir.mkdir(parents=True, exist_ok=True)
+        else:
+            run_dir = new_run_dir(Path(runs_root), cfg.recipe or "run")
+    except OSError as e:
+        return None, f"cannot create the run directory: {e.strerror or e}"
+    return str(run_dir), None
 
 
 def resume(run_dir: str | Path, sets: dict | None = None, recipe: str | None = None) -> Path:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from .errors import GanforgeError
 def _cmd_train(args) -> None:
     from . import api
     from .config import parse_set_args, resolve
+    args.set = args.set + _runtime_sets(args)
     if args.resume:
         sets = parse_set_args(args.set)
         if args.data:
@@ -19,8 +21,22 @@ def _cmd_train(args) -> None:
     else:
         cfg = resolve(args.recipe or "dcgan", args.set, args.data)
         run = api.train(cfg, out=args.out, runs_root=args.runs)
-    print(f"run directory: {run}")
-    print(f"samples: {Path(run) / 'samples' / 'latest.png'}")
+    if int(os.environ.get("RANK", 0)) == 0:  # under torchrun, one process reports
+        print(f"run directory: {run}")
+        print(f"samples: {Path(run) / 'samples' / 'latest.png'}")
+
+
+def _runtime_sets(args) -> list[str]:
+    """--device, --precision and --compile are shorthands for train.* settings (they win over
+    --set for the same key)."""
+    sets = []
+    if args.device:
+        sets.append(f"train.device={args.device}")
+    if args.precision:
+        sets.append(f"train.precision={args.precision}")
+    if args.compile:
+        sets.append("train.compile=true")
+    return sets
 
 
 def _cmd_recipes(args) -> None:
@@ -83,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="run directory (default: runs/<recipe>-NNN)")
     t.add_argument("--runs", default="runs", help="where auto-numbered run directories go")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its newest checkpoint")
+    t.add_argument("--device", choices=["auto", "cpu", "cuda"], help="train.device (default auto)")
+    t.add_argument("--precision", choices=["fp32", "bf16", "fp16"],
+                   help="train.precision: fp32 (default), bf16 autocast (CPU or GPU), fp16 with "
+                        "loss scaling (GPU)")
+    t.add_argument("--compile", action="store_true",
+                   help="train.compile: torch.compile G and D (eager if compilation fails)")
     t.set_defaults(func=_cmd_train)
 
     r = sub.add_parser("recipes", help="list the recipes")

@@ -47,6 +47,7 @@ class TrainConfig:
     device: str = "auto"           # auto | cpu | cuda
     precision: str = "fp32"        # fp32 | bf16 | fp16 (fp16 on CUDA only)
     compile: bool = False
+    channels_last: bool = False    # image models in the channels-last layout (faster convolutions)
     threads: int = 0               # torch intra-op threads on CPU; 0: torch's default
     log_every: int = 50
     sample_every: int = 500

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -24,8 +25,28 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+_UMASK: int | None = None
+
+
+def _file_mode(path: Path) -> int:
+    """The mode a plainly created file would get (mkstemp's 0600 would hide run files from other
+    users); an existing file keeps its own."""
+    global _UMASK
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        pass
+    if _UMASK is None:
+        _UMASK = os.umask(0o022)
+        os.umask(_UMASK)
+    return 0o666 & ~_UMASK
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
+    """Write to a temporary file in the same folder, fsync, then rename over `path`.
+
+    Any failure (disk full, read-only folder) raises GanforgeError naming the file, removes the
+    temporary file and leaves the previous version of `path` untouched."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,6 +58,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _file_mode(path))
         os.replace(tmp, path)
     except OSError as e:
         try:
@@ -65,3 +87,22 @@ def sha256_file(path: Path) -> str:
 
 def fsync_dir(path: Path) -> None:
     _fsync_dir(Path(path))
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def load_error_reason(error: BaseException) -> str:
+    """One line saying why a file could not be loaded safely.
+
+    torch's weights_only refusal is a page of advice ending in "re-run with weights_only=False",
+    which is the wrong advice for an untrusted file: keep only what it refused."""
+    text = _ANSI.sub("", str(error))
+    refused = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+    if refused:
+        return f"it refers to {refused.group(1)}, which is not plain data (refused; nothing was run)"
+    unpickler = re.search(r"WeightsUnpickler error: ([^\n]+)", text)
+    if unpickler:
+        return f"{unpickler.group(1).strip()} (refused; nothing was run)"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return (lines[0] if lines else type(error).__name__)[:300]

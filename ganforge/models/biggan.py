@@ -57,33 +57,32 @@ def _image_shape(data_shape: tuple[int, ...]) -> tuple[int, int]:
     return data_shape[0], size
 
 
-def _multipliers(given, default: tuple[int, ...], count: int, what: str) -> tuple[int, ...]:
-    """The stage multipliers: the given ones (checked) or the authors' defaults."""
-    values = tuple(int(m) for m in given) if given else default
-    if len(values) != count:
-        raise ConfigError(f"{what}.multipliers needs {count} entries at this image size, got {len(values)}")
+def _checked(values: tuple[int, ...], what: str) -> tuple[int, ...]:
     if min(values) < 1:
         raise ConfigError(f"{what}.multipliers must be positive, got {list(values)}")
     return values
 
 
 def generator_multipliers(size: int, given=()) -> tuple[int, ...]:
-    """G's channel multipliers for `size`x`size` output: the 4x4 input then one per up-block."""
+    """G's channel multipliers for `size`x`size` output: the 4x4 input then one per up-block
+    (the authors' table when none are given)."""
     count = int(math.log2(size)) - 1
-    return _multipliers(given, G_MULTIPLIERS.get(size, (SMALL_MULTIPLIER,) * count), count, "generator")
+    values = tuple(int(m) for m in given) or G_MULTIPLIERS.get(size, (SMALL_MULTIPLIER,) * count)
+    if len(values) != count:
+        raise ConfigError(f"generator.multipliers needs {count} entries at {size}x{size}, got {len(values)}")
+    return _checked(values, "generator")
 
 
 def discriminator_multipliers(size: int, final_resolution: int, given=()) -> tuple[int, ...]:
-    """D's output multiplier per block; the first log2(size / final_resolution) blocks pool."""
-    default = D_MULTIPLIERS.get(size) if final_resolution == 4 else None
-    if default is None:
-        default = (SMALL_MULTIPLIER,) * (int(math.log2(size // final_resolution)) + 1)
-    values = tuple(int(m) for m in given) if given else default
+    """D's output multiplier per block; the first log2(size / final_resolution) blocks pool, the
+    rest keep the resolution (the authors' table when none are given)."""
     downs = int(math.log2(size // final_resolution))
+    default = D_MULTIPLIERS.get(size) if final_resolution == 4 else None
+    values = tuple(int(m) for m in given) or default or (SMALL_MULTIPLIER,) * (downs + 1)
     if len(values) < downs:
         raise ConfigError(f"discriminator.multipliers needs at least {downs} entries to pool "
                           f"{size}x{size} down to {final_resolution}x{final_resolution}, got {len(values)}")
-    return _multipliers(values, default, len(values), "discriminator")
+    return _checked(values, "discriminator")
 
 
 def _attention(channels: int, what: str) -> SelfAttention:
@@ -189,11 +188,12 @@ class BigGANGenerator(Generator):
         chunks = z.split(self.chunk_sizes, dim=1)[1:] if self.hierarchical else []
         if self.conditioning != "none" and labels is None:
             raise ValueError("this generator is conditional: pass labels")
+        shared = self.shared(labels) if self.shared is not None else None
         conditions = []
         for i in range(len(self.blocks)):
             parts = []
-            if self.shared is not None:
-                parts.append(self.shared(labels))
+            if shared is not None:
+                parts.append(shared)
             elif self.embeddings is not None:
                 parts.append(self.embeddings[i](labels))
             if chunks:

@@ -5,8 +5,14 @@ Layout of one checkpoint folder, `checkpoints/step-00001000/`:
     state.pt              optimisers, counters, RNG and family state; torch.load(weights_only=True)
     meta.json             step, images seen and the SHA-256 of both files above
 The folder is assembled under a temporary name and renamed into place, and meta.json is written
-last, so a folder with a valid meta.json whose hashes match is complete. Loading falls back to the
-previous checkpoint (with a warning) when the newest one fails its hash check.
+last, so a folder with a valid meta.json whose hashes match is complete. Old checkpoints are
+renamed out of the `step-*` namespace before they are deleted, so a process killed at any moment
+leaves only complete checkpoints under their final names. Loading falls back to the previous
+checkpoint (with a warning) when the newest one fails its hash check.
+
+Test hook: the environment variable GANFORGE_TEST_SLOW_CKPT_WRITE=SECONDS makes every checkpoint
+write pause that long between its files, so crash tests can kill a process mid-write reliably.
+It has no effect when unset.
 """
 from __future__ import annotations
 
@@ -14,27 +20,55 @@ import json
 import os
 import re
 import shutil
+import time
 import warnings
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..errors import CheckpointError, GanforgeError
-from ..io import atomic_write_json, fsync_dir, sha256_file
+from ..io import atomic_write_json, fsync_dir, load_error_reason, sha256_file
 
 CKPT_DIR = "checkpoints"
 _NAME = re.compile(r"^step-(\d{8})$")
+# A completed checkpoint moved aside while the same step is re-saved (see save_checkpoint).
+_SET_ASIDE = re.compile(r"^\.old-step-(\d{8})-\d+$")
 WEIGHTS, STATE, META = "weights.safetensors", "state.pt", "meta.json"
+SLOW_WRITE_ENV = "GANFORGE_TEST_SLOW_CKPT_WRITE"
 
 
 def checkpoint_dirs(run_dir: Path) -> list[Path]:
-    """Completed checkpoint folders, oldest first."""
+    """Completed checkpoint folders, oldest first.
+
+    A checkpoint set aside by a re-save that was killed before its replacement was renamed into
+    place counts too, so no completed step is ever lost."""
     root = Path(run_dir) / CKPT_DIR
     if not root.is_dir():
         return []
-    found = [p for p in root.iterdir() if _NAME.match(p.name) and (p / META).is_file()]
-    return sorted(found, key=lambda p: int(_NAME.match(p.name).group(1)))
+    found: dict[int, Path] = {}
+    for p in root.iterdir():
+        m = _NAME.match(p.name)
+        if m and (p / META).is_file():
+            found[int(m.group(1))] = p
+    for p in root.iterdir():
+        m = _SET_ASIDE.match(p.name)
+        if m and int(m.group(1)) not in found and (p / META).is_file():
+            found[int(m.group(1))] = p
+    return [found[step] for step in sorted(found)]
+
+
+def _step_of(path: Path) -> int | None:
+    m = _NAME.match(path.name) or _SET_ASIDE.match(path.name)
+    return int(m.group(1)) if m else None
+
+
+def _test_pause() -> None:
+    """GANFORGE_TEST_SLOW_CKPT_WRITE=SECONDS: a test hook that widens the write window."""
+    seconds = os.environ.get(SLOW_WRITE_ENV)
+    if seconds:
+        time.sleep(float(seconds))
 
 
 def flatten_modules(modules: dict[str, torch.nn.Module | None]) -> dict[str, torch.Tensor]:
@@ -60,37 +94,53 @@ def save_checkpoint(run_dir: Path, step: int, modules: dict[str, torch.nn.Module
     root = Path(run_dir) / CKPT_DIR
     final = root / f"step-{step:08d}"
     tmp = root / f".tmp-step-{step:08d}-{os.getpid()}"
+    old = root / f".old-step-{step:08d}-{os.getpid()}"
     try:
         root.mkdir(parents=True, exist_ok=True)
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir()
         save_file(flatten_modules(modules), str(tmp / WEIGHTS))
+        _fsync_file(tmp / WEIGHTS)
+        _test_pause()
         with open(tmp / STATE, "wb") as f:
             torch.save(state, f)
             f.flush()
             os.fsync(f.fileno())
-        _fsync_file(tmp / WEIGHTS)
+        _test_pause()
         meta = {**meta, "step": step,
                 "sha256": {WEIGHTS: sha256_file(tmp / WEIGHTS), STATE: sha256_file(tmp / STATE)}}
         atomic_write_json(tmp / META, meta)
         fsync_dir(tmp)
-        if final.exists():  # re-saving the same step (e.g. after a rollback): swap atomically
-            old = root / f".old-step-{step:08d}-{os.getpid()}"
+        _test_pause()
+        if final.exists():
+            # Re-saving a step (e.g. after falling back from a corrupt newest checkpoint): the old
+            # folder is set aside first; if the process dies before the new one is in place,
+            # checkpoint_dirs still finds the set-aside one.
             os.replace(final, old)
+            _test_pause()
             os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
+            fsync_dir(root)
+            _remove(old)
         else:
             os.replace(tmp, final)
         fsync_dir(root)
-    except GanforgeError:
+    except (OSError, GanforgeError, SafetensorError) as e:
+        # Disk full, read-only or vanished folder: the temporary folder goes, the previous
+        # checkpoints were never touched.
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise CheckpointError(f"cannot write checkpoint in {root}: {e.strerror or e} "
+        if old.exists() and not final.exists():
+            try:
+                os.replace(old, final)
+            except OSError:
+                pass  # checkpoint_dirs finds it under its set-aside name
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise CheckpointError(f"cannot write checkpoint step {step} in {root}: {reason} "
                               f"(the previous checkpoint is intact)") from None
-    _prune(root, keep)
+    try:
+        _prune(root, keep)
+    except OSError as e:  # a failed clean-up loses nothing; the next save tries again
+        warnings.warn(f"could not remove old checkpoints in {root}: {e.strerror or e}")
     return final
 
 
@@ -99,12 +149,27 @@ def _fsync_file(path: Path) -> None:
         os.fsync(f.fileno())
 
 
+def _remove(path: Path) -> None:
+    """Delete a folder so that no half-deleted checkpoint is ever visible: rename it out of the
+    checkpoint namespace first (atomic), then delete it."""
+    doomed = path.parent / f".del-{path.name.lstrip('.')}-{os.getpid()}"
+    try:
+        os.replace(path, doomed)
+    except OSError:
+        return
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
 def _prune(root: Path, keep: int) -> None:
     dirs = checkpoint_dirs(root.parent)
     for old in dirs[:-keep] if keep > 0 else []:
-        shutil.rmtree(old, ignore_errors=True)
-    for stale in root.glob(".tmp-step-*"):  # left by a process killed mid-write
-        if not stale.name.endswith(f"-{os.getpid()}"):
+        _remove(old)
+    # Leftovers of a process killed mid-write or mid-delete. One process writes a run's
+    # checkpoints, and this one's own temporary folder has just been renamed into place.
+    for stale in root.iterdir():
+        if stale.name.startswith((".tmp-step-", ".del-")):
+            shutil.rmtree(stale, ignore_errors=True)
+        elif _SET_ASIDE.match(stale.name) and stale not in dirs:
             shutil.rmtree(stale, ignore_errors=True)
 
 
@@ -112,11 +177,17 @@ def verify(path: Path) -> dict:
     """Return the checkpoint's meta after checking both files against their recorded hashes."""
     try:
         meta = json.loads((path / META).read_text())
-        for name, digest in meta["sha256"].items():
-            if sha256_file(path / name) != digest:
+        hashes = meta["sha256"]
+        missing = {WEIGHTS, STATE} - set(hashes)
+        if missing:
+            raise CheckpointError(f"{path / META} records no hash for {', '.join(sorted(missing))}")
+        for name in (WEIGHTS, STATE):
+            if sha256_file(path / name) != hashes[name]:
                 raise CheckpointError(f"{path / name} does not match its recorded hash")
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise CheckpointError(f"{path} is unreadable: {e}") from None
+        if _step_of(path) is not None and meta["step"] != _step_of(path):
+            raise CheckpointError(f"{path / META} says step {meta['step']}, the folder name another")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
+        raise CheckpointError(f"{path} is unreadable ({type(e).__name__}: {e})") from None
     return meta
 
 
@@ -125,9 +196,16 @@ def load_checkpoint(path: Path, with_state: bool = True) -> tuple[dict, dict, di
     meta = verify(path)
     try:
         tensors = split_modules(load_file(str(path / WEIGHTS)))
+    except Exception as e:  # any decoding failure is a bad file
+        raise CheckpointError(f"{path / WEIGHTS} cannot be loaded: {load_error_reason(e)}") from None
+    if "G" not in tensors:
+        raise CheckpointError(f"{path / WEIGHTS} holds no generator weights (no 'G.' tensors)")
+    try:
         state = torch.load(path / STATE, map_location="cpu", weights_only=True) if with_state else {}
-    except Exception as e:  # any decoding failure is a bad file, never code to run
-        raise CheckpointError(f"{path} cannot be loaded safely: {e}") from None
+    except Exception as e:  # weights_only: plain tensors and containers, never code to run
+        raise CheckpointError(f"{path / STATE} cannot be loaded safely: {load_error_reason(e)}") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path / STATE} holds a {type(state).__name__}, not a checkpoint state")
     return tensors, state, meta
 
 

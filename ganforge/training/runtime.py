@@ -1,12 +1,16 @@
-"""Where and how a run computes: device, precision, threads and the distributed process group."""
+"""Where and how a run computes: device, precision, threads, compilation, and the distributed
+process group with its gradient averaging (DistributedDataParallel when launched by torchrun)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import warnings
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch import nn
 
 from ..errors import ConfigError
 
@@ -36,12 +40,50 @@ class Runtime:
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
         return torch.autocast(self.device.type, dtype=dtype)
 
+    def grad_scaler(self) -> torch.amp.GradScaler | None:
+        """fp16 gradients underflow without loss scaling; bf16 has fp32's range and needs none."""
+        return torch.amp.GradScaler(self.device.type) if self.precision == "fp16" else None
+
+    # ---- collectives (no-ops in a single process)
+    def barrier(self) -> None:
+        if self.distributed:
+            dist.barrier()
+
+    def mean_across_ranks(self, values: torch.Tensor) -> torch.Tensor:
+        """Average a tensor over all ranks (for the logged statistics)."""
+        if not self.distributed:
+            return values
+        values = values.clone()
+        dist.all_reduce(values, op=dist.ReduceOp.SUM)
+        return values / self.world_size
+
+    def broadcast_object(self, obj):
+        """Rank 0's `obj` on every rank."""
+        if not self.distributed:
+            return obj
+        box = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def gather_objects(self, obj) -> list:
+        """Every rank's `obj`, in rank order, on every rank."""
+        if not self.distributed:
+            return [obj]
+        out = [None] * self.world_size
+        dist.all_gather_object(out, obj)
+        return out
+
+
+def launched_world_size() -> int:
+    """Processes in this job as torchrun announces them (1 when run directly)."""
+    return int(os.environ.get("WORLD_SIZE", 1))
+
 
 def resolve_runtime(device: str, precision: str, threads: int = 0) -> Runtime:
     if precision not in PRECISIONS:
         raise ConfigError(f"train.precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
     rank = int(os.environ.get("RANK", 0))
-    world = int(os.environ.get("WORLD_SIZE", 1))
+    world = launched_world_size()
     local = int(os.environ.get("LOCAL_RANK", 0))
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -60,3 +102,88 @@ def resolve_runtime(device: str, precision: str, threads: int = 0) -> Runtime:
         # Launched by torchrun: it provides MASTER_ADDR/PORT, RANK and WORLD_SIZE.
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
     return Runtime(dev, precision, rank, world, local)
+
+
+# ---------------------------------------------------------------- gradient averaging
+
+class _Phase(nn.Module):
+    """The parameters one optimiser updates. Its forward runs a whole loss computation, so each
+    optimiser step is exactly one DDP forward followed by one backward."""
+
+    def __init__(self, params: list[nn.Parameter]):
+        super().__init__()
+        self.params = nn.ParameterList(params)  # the same Parameter objects, not copies
+
+    def forward(self, run):
+        return run()
+
+
+class GradientSync:
+    """Averages one optimiser's gradients across ranks with DistributedDataParallel.
+
+    DDP expects one forward per backward and all-reduces a parameter's gradient when autograd
+    accumulates it. A GAN step does not look like that: D runs on reals, then on fakes, then on
+    interpolates inside a gradient penalty (a double backward), families call D's `features`,
+    `logit` and heads directly, and some parameters are used by one phase only (a head only G's
+    loss needs, layers a growing schedule has not reached). So the DDP-wrapped module here is not
+    G or D but a phase: the parameters of one optimiser, whose forward is the family's whole loss
+    computation for that step. However many times the loss calls G or D, DDP sees one forward;
+    `find_unused_parameters` finds the parameters that loss did not reach (their gradients stay
+    None, as in a single process); the all-reduce of each gradient bucket overlaps the rest of
+    the backward. A phase holds no buffers, so DDP broadcasts none: BatchNorm statistics stay per
+    rank (train.sync_bn synchronises them) and rank 0's are the ones checkpointed. A single
+    process skips the wrapper entirely.
+    """
+
+    def __init__(self, params: list[nn.Parameter], rt: Runtime):
+        self.params = list(params)
+        self.ddp = None
+        if rt.distributed:
+            self.ddp = nn.parallel.DistributedDataParallel(
+                _Phase(self.params),
+                device_ids=[rt.device.index] if rt.device.type == "cuda" else None,
+                find_unused_parameters=True,  # heads or layers a phase's loss does not reach
+            )
+
+    def __call__(self, compute, *args):
+        """Run compute(*args) (returning (loss, stats)) as this phase's forward."""
+        if self.ddp is None:
+            return compute(*args)
+        return self.ddp(functools.partial(compute, *args))  # no tensors for DDP to move
+
+    def micro_batch(self, last: bool):
+        """Gradient accumulation: only the last micro-batch's backward all-reduces."""
+        return self.ddp.no_sync() if self.ddp is not None and not last else contextlib.nullcontext()
+
+    def covers(self, params: list[nn.Parameter]) -> bool:
+        return [id(p) for p in params] == [id(p) for p in self.params]
+
+
+# ---------------------------------------------------------------- torch.compile
+
+def compile_modules(modules: list[nn.Module], device: torch.device) -> bool:
+    """torch.compile each module in place (attributes and state_dict keys stay as they are).
+    When compilation cannot work here (no C compiler, an inductor error) warn in one line and run
+    eagerly; a later failure on one model's graph falls back to eager for that graph."""
+    reason = compile_failure(device)
+    if reason is not None:
+        warnings.warn(f"torch.compile is unavailable ({reason}); training continues without it",
+                      stacklevel=2)
+        return False
+    import torch._dynamo
+    torch._dynamo.config.suppress_errors = True  # a graph inductor cannot compile runs eagerly
+    for module in modules:
+        module.compile()
+    return True
+
+
+def compile_failure(device: torch.device) -> str | None:
+    """Compile and run a tiny function with its backward; the first line of the error, if any."""
+    try:
+        probe = torch.compile(lambda x: torch.tanh(x * 2.0 + 1.0).sum())
+        x = torch.ones(8, device=device, requires_grad=True)
+        probe(x).backward()
+    except Exception as error:  # any backend failure means "cannot compile here"
+        text = str(error).strip().splitlines()
+        return f"{type(error).__name__}: {text[0] if text else ''}".strip().rstrip(":")
+    return None

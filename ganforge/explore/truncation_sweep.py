@@ -1,0 +1,171 @@
+"""The truncation trick's fidelity/variety trade-off (Brock et al. 2019, sec. 3.1): sample the same
+latents at several truncation thresholds, score each set, and plot the scores against the
+threshold. Smaller thresholds give more typical, less varied samples: IS and class accuracy rise
+while FID (which also counts variety) eventually gets worse.
+
+Scores come from a `score_fn(images_uint8, labels) -> {name: number}`; `classifier_scorer` builds
+one from a ganforge.metrics feature extractor (FID, the extractor's Inception-style score and,
+for conditional models, the share of samples classified as the class they were drawn for).
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from ..errors import ConfigError, GanforgeError
+from ..images import png_bytes, to_uint8
+from ..io import atomic_write_bytes
+
+ScoreFn = Callable[[torch.Tensor, torch.Tensor | None], dict[str, float]]
+Threshold = float | None  # None: no truncation
+
+DEFAULT_THRESHOLDS = "0.25,0.5,0.75,1.0,1.5,2.0,none"
+
+
+def parse_thresholds(text: str) -> list[Threshold]:
+    """'0.5,1,none' -> [0.5, 1.0, None]; thresholds must be positive."""
+    values: list[Threshold] = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        if item.lower() == "none":
+            values.append(None)
+            continue
+        try:
+            value = float(item)
+        except ValueError:
+            raise ConfigError(f"truncation values are positive numbers or 'none', got {item!r}") from None
+        if not value > 0:
+            raise ConfigError(f"truncation thresholds must be > 0 ('none' for no truncation), got {item}")
+        values.append(value)
+    if not values:
+        raise ConfigError("give at least one truncation value")
+    return values
+
+
+def balanced_labels(n: int, num_classes: int) -> torch.Tensor:
+    """0, 1, ..., K-1, 0, 1, ...: every class equally often (to within one)."""
+    return torch.arange(n) % num_classes
+
+
+def truncation_sweep(g, thresholds: Sequence[Threshold], score_fn: ScoreFn, n: int = 2000,
+                     seed: int = 0, standing_stats: int = 0) -> list[dict]:
+    """Score n samples of the loaded generator `g` (ganforge.api.LoadedGenerator) at each threshold.
+
+    Every threshold uses the same seed, so the sets differ only by truncation. Conditional models
+    draw balanced labels. `standing_stats` > 0 recomputes G's BatchNorm statistics from that many
+    batches of latents truncated like the samples (ganforge.families.biggan.standing_stats_).
+    Returns one dict per threshold: {"truncation": t, **scores}.
+    """
+    from ..families.biggan import standing_stats_
+    labels = balanced_labels(n, g.num_classes) if g.conditional else None
+    rows = []
+    for threshold in thresholds:
+        if standing_stats:
+            standing_stats_(g.G, g.family, standing_stats, seed=seed, truncation=threshold)
+        samples = g.sample(n, seed=seed, labels=labels, truncation=threshold)
+        rows.append({"truncation": threshold, **score_fn(to_uint8(samples), labels)})
+    return rows
+
+
+def classifier_scorer(extractor, real_images: torch.Tensor) -> ScoreFn:
+    """A score_fn from a ganforge.metrics FeatureExtractor and uint8 real images: FID against the
+    real images, the Inception-style score of the extractor's class probabilities ("is"), and,
+    when labels are given and the extractor predicts as many classes as the labels span,
+    "accuracy": the share of samples classified as their label."""
+    from ..metrics import fid_from_features, inception_score
+    real_features, _ = extractor.extract(real_images)
+
+    def score(images: torch.Tensor, labels: torch.Tensor | None) -> dict[str, float]:
+        features, probs = extractor.extract(images)
+        try:
+            fid = fid_from_features(real_features, features)
+        except GanforgeError as error:  # e.g. near-identical samples at a tiny threshold
+            warnings.warn(f"FID not computed: {error}")
+            fid = float("nan")
+        out = {"fid": fid, "is": inception_score(probs, splits=min(10, len(probs)))[0]}
+        if labels is not None and probs.shape[1] > int(labels.max()):
+            out["accuracy"] = float((probs.argmax(1) == labels.numpy()).mean())
+        return out
+
+    return score
+
+
+def real_images(cfg, n: int, seed: int = 0) -> torch.Tensor:
+    """n uint8 images drawn without replacement from the run's own dataset (all if fewer)."""
+    from ..data import load_dataset
+    dataset = load_dataset(cfg.data.source, image_size=cfg.data.image_size, channels=cfg.data.channels,
+                           skip_bad=cfg.data.skip_bad, seed=cfg.train.seed)
+    if not hasattr(dataset, "images"):
+        raise GanforgeError("the truncation sweep needs an image dataset")
+    order = torch.from_numpy(np.random.default_rng(seed).permutation(len(dataset.images)))
+    return dataset.images[order[:n]]
+
+
+# ---------------------------------------------------------------- the plot
+
+def _label(threshold: Threshold) -> str:
+    return "none" if threshold is None else f"{threshold:g}"
+
+
+def plot_truncation_curve(rows: list[dict], path: str | Path, title: str = "",
+                          metrics: Sequence[str] | None = None) -> Path:
+    """One panel per score (default: every numeric key but "truncation") against the threshold,
+    thresholds in increasing order with no truncation last; written as a PNG."""
+    rows = sorted(rows, key=lambda r: (r["truncation"] is None, r["truncation"] or 0.0))
+    metrics = list(metrics or [k for k in rows[0] if k != "truncation"])
+    panel_w, panel_h, top = 300, 240, 28 if title else 8
+    img = Image.new("RGB", (panel_w * len(metrics), panel_h + top), "white")
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.load_default()
+    if title:
+        draw.text((8, 8), title, fill="black", font=font)
+    for i, name in enumerate(metrics):
+        _panel(draw, font, (i * panel_w, top, (i + 1) * panel_w, top + panel_h),
+               [_label(r["truncation"]) for r in rows], [float(r[name]) for r in rows], name)
+    atomic_write_bytes(Path(path), png_bytes(img))
+    return Path(path)
+
+
+def _panel(draw, font, box, x_labels: list[str], ys: list[float], name: str) -> None:
+    left, top, right, bottom = box
+    x0, x1, y0, y1 = left + 52, right - 14, top + 22, bottom - 36  # plot area
+    draw.text((left + 52, top + 4), name, fill="black", font=font)
+    finite = [v for v in ys if math.isfinite(v)] or [0.0]
+    lo, hi = min(finite), max(finite)
+    pad = (hi - lo) * 0.1 or abs(hi) * 0.1 or 1.0
+    lo, hi = lo - pad, hi + pad
+    draw.rectangle([x0, y0, x1, y1], outline=(160, 160, 160))
+    for frac in (0.0, 0.5, 1.0):  # y ticks
+        y = y1 - frac * (y1 - y0)
+        draw.line([(x0 - 4, y), (x0, y)], fill="black")
+        draw.text((left + 4, y - 6), f"{lo + frac * (hi - lo):.3g}", fill="black", font=font)
+    n = len(ys)
+    xs = [x0 + (x1 - x0) * (k + 0.5) / n for k in range(n)]
+    points = [None if not math.isfinite(v) else (x, y1 - (v - lo) / (hi - lo) * (y1 - y0))
+              for x, v in zip(xs, ys)]
+    for a, b in zip(points, points[1:]):
+        if a is not None and b is not None:
+            draw.line([a, b], fill=(30, 60, 200), width=2)
+    for x, point, label in zip(xs, points, x_labels):
+        if point is not None:  # a missing score (NaN) leaves a gap
+            draw.ellipse([point[0] - 3, point[1] - 3, point[0] + 3, point[1] + 3], fill=(30, 60, 200))
+        draw.text((x - 3 * len(label), y1 + 6), label, fill="black", font=font)
+    draw.text((x0 + (x1 - x0) // 2 - 30, y1 + 20), "truncation", fill="black", font=font)
+
+
+def format_table(rows: list[dict], extractor_name: str = "") -> str:
+    """A markdown table of the sweep."""
+    keys = [k for k in rows[0] if k != "truncation"]
+    lines = [f"| truncation | {' | '.join(keys)} |", "|---" * (len(keys) + 1) + "|"]
+    for r in rows:
+        lines.append(f"| {_label(r['truncation'])} | " + " | ".join(f"{r[k]:.4g}" for k in keys) + " |")
+    if extractor_name:
+        lines.append(f"\nScores from features of {extractor_name}.")
+    return "\n".join(lines)
