@@ -18,12 +18,19 @@ from .training.trainer import Trainer, read_run_config
 def new_run_dir(root: Path, recipe: str) -> Path:
     """runs/<recipe>-001, -002, ... (the next free number)."""
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
+    _make_dir(root)
     pattern = re.compile(rf"^{re.escape(recipe)}-(\d+)$")
     taken = [int(m.group(1)) for p in root.iterdir() if (m := pattern.match(p.name))]
     run = root / f"{recipe}-{max(taken, default=0) + 1:03d}"
-    run.mkdir()
+    _make_dir(run)
     return run
+
+
+def _make_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise GanforgeError(f"cannot create run directory {path}: {e.strerror or e}") from None
 
 
 def train(config: Config | str = "dcgan", out: str | Path | None = None,
@@ -56,11 +63,11 @@ def _create_run_dir(cfg: Config, out, runs_root) -> tuple[str | None, str | None
             if (run_dir / "config.json").exists():
                 return None, (f"{run_dir} already holds a run; resume it with --resume {run_dir} "
                               "or choose another --out")
-            run_dir.mkdir(parents=True, exist_ok=True)
+            _make_dir(run_dir)
         else:
             run_dir = new_run_dir(Path(runs_root), cfg.recipe or "run")
-    except OSError as e:
-        return None, f"cannot create the run directory: {e.strerror or e}"
+    except GanforgeError as e:
+        return None, str(e)
     return str(run_dir), None
 
 

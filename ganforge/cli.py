@@ -48,6 +48,10 @@ def _cmd_recipes(args) -> None:
 def _cmd_sample(args) -> None:
     from .api import load
     from .sampling import write_samples
+    if args.show_growth:  # PGGAN: one fixed latent through every resolution stage
+        from .families.pggan import growth_sheet
+        print(f"wrote {growth_sheet(args.run, args.out, seed=args.seed, n=min(args.n, 16))}")
+        return
     g = load(args.run, device=args.device)
     if args.standing_stats:  # BigGAN's standing statistics for G's BatchNorms
         from .families.biggan import standing_stats_
@@ -122,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--vary-code", metavar="CODE",
                    help="InfoGAN runs: a PNG grid, each row one z with one latent code (cat, cont0, "
                         "cont1, ...) varied along it")
+    s.add_argument("--show-growth", action="store_true",
+                   help="PGGAN: a sheet of fixed latents across the growth stages")
     s.add_argument("--standing-stats", type=int, default=0, metavar="BATCHES",
                    help="recompute G's BatchNorm statistics from this many batches of fresh "
                         "(truncated) latents before sampling (BigGAN's standing statistics)")

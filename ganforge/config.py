@@ -171,11 +171,37 @@ def apply_overrides(cfg: Config, overrides: dict[str, dict[str, Any]]) -> Config
                 component.clear()  # a different component: its old parameters do not apply
             component.update(values)
         elif section in ("recipe", "description"):
+            if not isinstance(values, str):
+                raise ConfigError(f"'{section}' is a plain string, not a section with keys")
             setattr(cfg, section, values)
         else:
             valid = sorted([*FIXED_SECTIONS, *COMPONENT_SECTIONS])
-            raise ConfigError(f"unknown config section '{section}'; valid sections: {', '.join(valid)}")
+            raise ConfigError(f"unknown config section {section!r}; valid sections: {', '.join(valid)}")
+    check_ranges(cfg)
     return cfg
+
+
+def check_ranges(cfg: Config) -> None:
+    """Values of the right type that still cannot work: caught before any training starts."""
+    t, o = cfg.train, cfg.optim
+    at_least_one = {"train.log_every": t.log_every, "train.ckpt_every": t.ckpt_every,
+                    "train.sample_every": t.sample_every, "train.grid_size": t.grid_size,
+                    "train.accumulate": t.accumulate, "train.batch_size": t.batch_size,
+                    "train.keep_ckpts": t.keep_ckpts}
+    for key, value in at_least_one.items():
+        if value < 1:
+            raise ConfigError(f"{key} must be >= 1, got {value}")
+    if t.steps < 0:
+        raise ConfigError(f"train.steps must be >= 0, got {t.steps}")
+    if t.on_nan not in ("stop", "rollback"):
+        raise ConfigError(f"train.on_nan must be stop or rollback, got {t.on_nan!r}")
+    if not 0 < t.nan_lr_factor < 1:
+        raise ConfigError(f"train.nan_lr_factor must be in (0, 1), got {t.nan_lr_factor}")
+    if len(o.betas) != 2 or not all(0 <= b < 1 for b in o.betas):
+        raise ConfigError(f"optim.betas must be two values in [0, 1), got {list(o.betas)}")
+    for key, value in (("optim.g_lr", o.g_lr), ("optim.d_lr", o.d_lr), ("optim.eps", o.eps)):
+        if not value > 0:
+            raise ConfigError(f"{key} must be > 0, got {value}")
 
 
 def parse_set_args(pairs: list[str]) -> dict[str, dict[str, Any]]:
@@ -197,8 +223,8 @@ def validate_component(section: str, params: dict, registry: dict[str, Callable]
     types. Arguments the trainer supplies (data shape, class count) are not settable here.
     """
     name = params.get("name")
-    if name not in registry:
-        raise ConfigError(f"unknown {section} '{name}'; valid: {', '.join(sorted(registry))}")
+    if not isinstance(name, str) or name not in registry:
+        raise ConfigError(f"unknown {section} {name!r}; valid: {', '.join(sorted(registry))}")
     settable = settable_parameters(registry[name])
     typed = {"name": name}
     for key, value in params.items():
@@ -208,7 +234,13 @@ def validate_component(section: str, params: dict, registry: dict[str, Callable]
             raise ConfigError(f"unknown key '{section}.{key}' for {section} '{name}'; "
                               f"valid keys: {', '.join(sorted(settable)) or '(none)'}")
         typed[key] = _coerce(value, settable[key], f"{section}.{key}")
+        if key in POSITIVE_SIZES and typed[key] < 1:
+            raise ConfigError(f"{section}.{key} must be >= 1, got {typed[key]}")
     return typed
+
+
+# Layer sizes: a model built with zero or negative widths fails deep inside torch instead.
+POSITIVE_SIZES = {"width", "z_dim", "depth", "shared_dim"}
 
 
 # Supplied by the trainer from the data, never by the user.

@@ -3,10 +3,10 @@
 Layout: two zero bytes, a type code (0x08 = unsigned byte), the number of dimensions, each
 dimension as a big-endian uint32, then the data. Images are `*-idx3-ubyte`, labels `*-idx1-ubyte`.
 """
-
 from __future__ import annotations
 
 import gzip
+import math
 import re
 import zlib
 from pathlib import Path
@@ -73,7 +73,7 @@ def _read_idx(path: Path, dimensions: int) -> np.ndarray:
     if data[2] != _UNSIGNED_BYTE:
         raise DataError(f"{path}: IDX type code 0x{data[2]:02x} is not supported; expected 0x08 (unsigned byte)")
     shape = tuple(int.from_bytes(data[4 + 4 * axis:8 + 4 * axis], "big") for axis in range(dimensions))
-    expected = int(np.prod(shape, dtype=np.int64))
+    expected = math.prod(shape)  # Python ints: a hostile header cannot overflow the check
     if len(data) - header_size != expected:
         raise DataError(f"{path}: IDX header says shape {list(shape)} ({expected} bytes) but the file holds "
                         f"{len(data) - header_size} bytes of data")

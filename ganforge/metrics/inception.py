@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.errors import CheckpointError, GanforgeError
-from ganforge.io import sha256_file
+from ganforge.io import load_error_reason, sha256_file
 
 INCEPTION_FILENAME = "pt_inception-2015-12-05-6726825d.pth"
 INCEPTION_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
@@ -218,7 +218,7 @@ def load_inception(path, expected_sha256: str = INCEPTION_SHA256) -> FIDInceptio
         network = FIDInceptionV3()
         network.load_state_dict(state, strict=True)
     except Exception as error:  # unpickling refused, or keys/shapes that are not this network's
-        raise CheckpointError(f"cannot load Inception weights {path}: {_first_line(error)}") from error
+        raise CheckpointError(f"cannot load Inception weights {path}: {load_error_reason(error)}") from None
     return network.eval()
 
 
@@ -230,7 +230,3 @@ def require_weights_path(path) -> Path:
     return Path(path)
 
 
-def _first_line(error: Exception) -> str:
-    # Library errors can run to a page of advice; the user needs the reason.
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__

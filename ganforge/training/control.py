@@ -39,3 +39,13 @@ class TrainingControl:
         """(all training samples, their labels or None) as held on the device: uint8 images or
         float points, in the dataset's order (SGAN keeps its labelled subset from these)."""
         return self._t.batches.data, self._t.batches.labels
+
+    @property
+    def run_dir(self):
+        """Where the run writes (None on ranks other than 0, which write nothing)."""
+        return self._t.run_dir if self._t.rt.is_main else None
+
+    @property
+    def sampling_generator(self):
+        """G as used for samples: the EMA copy when the run keeps one."""
+        return self._t.sampling_generator

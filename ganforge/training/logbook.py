@@ -49,9 +49,13 @@ class MetricsLog:
         clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
                  for k, v in record.items()}
         clean.setdefault("time", round(time.time(), 3))
-        with open(self.path, "a") as f:
-            f.write(json.dumps(clean) + "\n")
-            f.flush()
+        try:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(clean) + "\n")
+                f.flush()
+        except OSError as e:
+            from ..errors import GanforgeError
+            raise GanforgeError(f"cannot append to {self.path}: {e.strerror or e}") from None
 
     def truncate_after(self, step: int) -> None:
         """On resume, drop lines logged after the checkpoint we restart from."""

@@ -17,7 +17,6 @@ from ganforge.images import to_uint8
 from ganforge.nn.ema import ema_decay_from_half_life
 from ganforge.training import checkpoint as ckpt
 from ganforge.training.build import validated_sections
-from ganforge.training.control import TrainingControl
 
 # 16x16 digits, 3 stages, 32 images per phase. At batch 8: 4x4 is steps 1-4, the fade-in of 8x8
 # steps 5-8, stable 8x8 steps 9-12; then at batch 4 the fade-in of 16x16 is steps 13-20.
@@ -121,12 +120,7 @@ def test_recipes_follow_the_paper_settings_and_end_with_the_schedule(recipe, siz
         assert fam.batch_sizes[:stages] == (16, 16, 16, 16, 16, 16, 14, 6, 3)[:stages]
 
 
-def test_growth_sheet_shows_one_latent_through_every_stage(tmp_path, monkeypatch):
-    # The trainer hook this needs (run_dir and sampling_generator on TrainingControl), as asked of
-    # the lead; patched in here until the trainer offers it.
-    monkeypatch.setattr(TrainingControl, "run_dir", property(lambda c: c._t.run_dir), raising=False)
-    monkeypatch.setattr(TrainingControl, "sampling_generator",
-                        property(lambda c: c._t.sampling_generator), raising=False)
+def test_growth_sheet_shows_one_latent_through_every_stage(tmp_path):
     run = _train(tmp_path, "sheet", TINY + ["train.steps=20"])
     snapshots = sorted(p.name for p in (run / "growth").iterdir())
     assert snapshots == ["stage-00.safetensors", "stage-01.safetensors"]

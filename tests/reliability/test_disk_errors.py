@@ -193,8 +193,6 @@ def test_read_only_checkpoint_folder_through_the_trainer(tmp_path):
     assert steps_saved(run) == [2, 4]
 
 
-@pytest.mark.xfail(strict=True, reason="api.train creates --out with a bare mkdir: the OSError reaches the "
-                                       "CLI as a traceback (needs a GanforgeError in api.py)")
 @pytest.mark.parametrize("out", ["/proc/ganforge-cannot-exist/run", "{tmp}/a-file/run"])
 def test_unwritable_out_is_a_one_line_error(tmp_path, capsys, out):
     (tmp_path / "a-file").write_text("")
@@ -205,8 +203,6 @@ def test_unwritable_out_is_a_one_line_error(tmp_path, capsys, out):
     assert err.startswith("error: ") and out in err and len(err.splitlines()) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="MetricsLog.write lets the OSError of a full disk escape as a traceback "
-                                       "(needs a GanforgeError in training/logbook.py)")
 def test_disk_full_while_appending_the_metrics_log_is_one_line(tmp_path, monkeypatch, capsys):
     def full(path, mode="r", *args, **kwargs):
         if Path(path).name == "metrics.jsonl" and "a" in mode:

@@ -54,13 +54,7 @@ def _cifar() -> bytes:
 
 
 def _known_bug(path: Path, error: Exception) -> bool:
-    """Errors the data module does not turn into a DataError yet (see the xfail tests at the end):
-    tolerated here so the property keeps guarding everything else; remove with the fixes."""
-    if path.suffix in (".npy", ".npz"):  # a .npy header that does not parse, odd zip entries
-        return isinstance(error, (tokenize.TokenError, SyntaxError, NotImplementedError)) or (
-            isinstance(error, RuntimeError) and "encrypted" in str(error))
-    if "idx3-ubyte" in path.name:  # header dimensions whose int64 product wraps
-        return isinstance(error, ValueError) and "cannot reshape" in str(error)
+    """No tolerated exceptions remain: every failure must be a DataError."""
     return False
 
 
@@ -135,9 +129,6 @@ def _zip_directory_field(data: bytes, offset: int, value: int) -> bytes:
     return bytes(data)
 
 
-@pytest.mark.xfail(strict=True, reason="data/numpy_files.read_numpy_file lets tokenize.TokenError/SyntaxError "
-                                       "(bad .npy header), NotImplementedError (unknown zip compression) and "
-                                       "RuntimeError (encrypted zip entry) escape; found by the fuzzer")
 @pytest.mark.parametrize("name, damage", [
     ("images.npy", lambda npy, npz: npy.replace(b"(2, 8, 8, 3)", b"(2, 8, 8, 3 ")),
     ("images.npz", lambda npy, npz: _zip_directory_field(npz, 10, 99)),  # compression method 99
@@ -150,9 +141,6 @@ def test_malformed_numpy_containers_are_data_errors(tmp_path, name, damage):
         load_dataset(str(path), image_size=8)
 
 
-@pytest.mark.xfail(strict=True, reason="data/idx._read_idx multiplies the header's dimensions with np.prod(int64), "
-                                       "which wraps: a header whose product is 2**64 passes the size check with "
-                                       "no data and reshape raises ValueError (found by the fuzzer)")
 def test_idx_header_whose_size_overflows_is_a_data_error(tmp_path):
     path = tmp_path / "train-images-idx3-ubyte"
     path.write_bytes(bytes([0, 0, 0x08, 3]) + b"".join(struct.pack(">I", n) for n in (1 << 22, 1 << 21, 1 << 21)))
