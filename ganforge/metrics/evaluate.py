@@ -1,0 +1,261 @@
+"""Evaluate a generator against its dataset: generate n samples, extract features, compute the
+named metrics, and put a real-vs-real baseline at the same sample size beside them (feature-space
+numbers from a domain classifier mean nothing across papers without it; Binkowski et al. 2018).
+
+The real side is drawn by a seeded permutation of the dataset: the reference set is its first
+min(n, N) images. The baseline compares the reference with a second real set of the same size:
+the next images of the permutation when the dataset holds two disjoint sets ("disjoint"), else a
+resample with replacement of the whole dataset ("bootstrap"; it shares images with the reference,
+so it reads lower than a held-out baseline would). Both sets' features are cached on disk
+(ganforge.metrics.reference).
+
+For 2-D toy mixtures there are no features: the numbers are mode coverage (VEEGAN, PacGAN)."""
+
+import json
+import math
+import weakref
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save
+
+from ganforge.errors import DataError, GanforgeError
+from ganforge.io import atomic_write_bytes, atomic_write_json
+from ganforge.metrics.extractors import FeatureExtractor, get_extractor
+from ganforge.metrics.modes import mode_coverage_2d
+from ganforge.metrics.registry import compute_metrics
+from ganforge.metrics.reference import dataset_digest, load_reference, reference_key, reference_path, save_reference
+
+DEFAULT_METRICS = ("fid", "kid", "is", "pr")
+CLASSIFIERS_DIR = "classifiers"
+BEST_DIR = "best"
+BEST_WEIGHTS = "generator.safetensors"
+BEST_META = "best.json"
+
+
+# ---------------------------------------------------------------- extractors
+
+def default_classifier_dir(source: str) -> Path:
+    """classifiers/<source name>, relative to the working directory."""
+    return Path(CLASSIFIERS_DIR) / Path(str(source)).name
+
+
+def resolve_extractor(name: str, source: str, device="cpu", inception_weights=None) -> FeatureExtractor:
+    """The named extractor, or (name "") the classifier `ganforge classifier train` saved for
+    this data source, with a one-line error saying how to make it when it is missing."""
+    if name:
+        return get_extractor(name, device=device, inception_weights=inception_weights)
+    path = default_classifier_dir(source)
+    if not (path / "classifier.json").is_file():
+        raise GanforgeError(f"no feature extractor given and no classifier at {path}: train one with "
+                            f"`ganforge classifier train --data {source}`, or pass "
+                            "--extractor inception|classifier:PATH (eval.extractor during training)")
+    return get_extractor(f"classifier:{path}", device=device)
+
+
+# ---------------------------------------------------------------- samples
+
+def to_uint8(samples: torch.Tensor) -> torch.Tensor:
+    """Images in [-1, 1] -> uint8 [0, 255], rounded to nearest."""
+    return ((samples.float() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
+
+
+def generate_uint8(G, family, n: int, seed: int, device, image_size: int, batch_size: int = 256) -> torch.Tensor:
+    """n generated images as uint8 [n, C, image_size, image_size] on the CPU, from G in eval mode
+    under inference_mode, with latents drawn from a generator seeded by `seed` (the global RNG is
+    not touched). Images of another size (PGGAN mid-growth) are resized bilinearly."""
+    device = torch.device(device)
+    noise = torch.Generator(device).manual_seed(seed)
+    was_training = G.training
+    G.eval()
+    parts = []
+    try:
+        with torch.inference_mode():
+            for start in range(0, n, batch_size):
+                latent = family.sample_latent(min(batch_size, n - start), G.noise_dim, device, noise)
+                x = family.generate(G, latent).float()
+                if x.shape[-1] != image_size or x.shape[-2] != image_size:
+                    x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False,
+                                      antialias=x.shape[-1] > image_size)
+                parts.append(to_uint8(x).cpu())
+    finally:
+        G.train(was_training)
+    return torch.cat(parts)
+
+
+def generate_points(G, family, n: int, seed: int, device, batch_size: int = 4096) -> np.ndarray:
+    """n generated 2-D points (float64) from G in eval mode, seeded like generate_uint8."""
+    device = torch.device(device)
+    noise = torch.Generator(device).manual_seed(seed)
+    was_training = G.training
+    G.eval()
+    parts = []
+    try:
+        with torch.inference_mode():
+            for start in range(0, n, batch_size):
+                latent = family.sample_latent(min(batch_size, n - start), G.noise_dim, device, noise)
+                parts.append(family.generate(G, latent).double().cpu().numpy())
+    finally:
+        G.train(was_training)
+    return np.concatenate(parts)
+
+
+# ---------------------------------------------------------------- the real side
+
+def real_sets(num_images: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """Indices of the reference set, of the baseline set (same size) and how the baseline was
+    drawn: "disjoint" when the dataset holds two sets of min(n, N), else "bootstrap"."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(num_images)
+    m = min(n, num_images)
+    if 2 * m <= num_images:
+        return order[:m], order[m:2 * m], "disjoint"
+    return order[:m], rng.choice(num_images, m, replace=True), "bootstrap"
+
+
+def reference_features(dataset, extractor: FeatureExtractor, n: int, seed: int, source: str | None = None,
+                       cache_dir=None, batch_size: int = 256) -> dict[str, np.ndarray]:
+    """{"reference", "baseline", "baseline_probs", "baseline_kind"} for an image dataset, read from
+    the cache when an identical computation was done before, else computed and cached."""
+    images = dataset.images
+    key = reference_key(dataset=dataset.name, source=str(source or dataset.name), image_size=int(images.shape[-1]),
+                        channels=int(images.shape[1]), extractor_key=extractor.key, n=n, seed=seed,
+                        content=dataset_digest(images))
+    path = reference_path(key, cache_dir)
+    cached = load_reference(path)
+    if cached is not None and {"reference", "baseline", "baseline_probs", "baseline_kind"} <= set(cached):
+        return cached
+    ref_idx, base_idx, kind = real_sets(len(images), n, seed)
+    reference, _ = extractor.extract(images[torch.from_numpy(ref_idx)], batch_size=batch_size)
+    baseline, baseline_probs = extractor.extract(images[torch.from_numpy(base_idx)], batch_size=batch_size)
+    arrays = {"reference": reference, "baseline": baseline, "baseline_probs": baseline_probs,
+              "baseline_kind": np.array(kind)}
+    save_reference(path, arrays)
+    return arrays
+
+
+# ---------------------------------------------------------------- evaluation
+
+def evaluate(loaded_generator, dataset, extractor: FeatureExtractor | None, metrics=DEFAULT_METRICS,
+             n: int = 10000, seed: int = 0, cache_dir=None, batch_size: int = 256, source: str | None = None) -> dict:
+    """Metrics of `loaded_generator` (ganforge.api.load's result, or anything with G, family and
+    device) against `dataset`:
+
+        {"fid": ..., "kid": ..., "kid_std": ..., "is": ..., "is_std": ..., "precision": ...,
+         "recall": ..., "extractor": extractor.name, "n": n, "n_real": ..., "seed": seed,
+         "baseline": {same metrics for real vs real, "kind": "disjoint" | "bootstrap"}}
+
+    For a 2-D point dataset the extractor is unused and the result is mode coverage."""
+    g = loaded_generator
+    return evaluate_model(g.G, g.family, g.device, dataset, extractor, metrics, n, seed, cache_dir,
+                          batch_size, source)
+
+
+def evaluate_model(G, family, device, dataset, extractor, metrics=DEFAULT_METRICS, n: int = 10000,
+                   seed: int = 0, cache_dir=None, batch_size: int = 256, source: str | None = None) -> dict:
+    """evaluate() for a bare generator module and its family."""
+    if n < 2:
+        raise GanforgeError(f"evaluation needs n >= 2 samples, got {n}")
+    if hasattr(dataset, "points"):
+        points = generate_points(G, family, n, seed, device)
+        coverage = mode_coverage_2d(points, dataset.modes.numpy(), dataset.std)
+        return {"modes": coverage.modes_captured, "num_modes": coverage.num_modes,
+                "high_quality": coverage.high_quality_share, "reverse_kl": coverage.reverse_kl,
+                "extractor": "mode-coverage-2d", "n": n, "seed": seed}
+    if not hasattr(dataset, "images"):
+        raise DataError(f"evaluation needs an in-memory image or point dataset, got {type(dataset).__name__} "
+                        "(set data.in_memory=true)")
+    if extractor is None:
+        raise GanforgeError("image evaluation needs a feature extractor")
+    metrics = tuple(metrics)
+    real = reference_features(dataset, extractor, n, seed, source, cache_dir, batch_size)
+    fakes = generate_uint8(G, family, n, seed, device, int(dataset.images.shape[-1]), batch_size)
+    fake_features, fake_probs = extractor.extract(fakes, batch_size=batch_size)
+    result = compute_metrics(metrics, real["reference"], fake_features, fake_probs)
+    baseline = compute_metrics(metrics, real["reference"], real["baseline"], real["baseline_probs"])
+    return {**result, "extractor": extractor.name, "n": n, "n_real": int(len(real["reference"])), "seed": seed,
+            "baseline": {**baseline, "kind": str(real["baseline_kind"])}}
+
+
+def format_table(result: dict) -> str:
+    """One line per number, each naming the extractor that produced it."""
+    baseline = result.get("baseline", {})
+    values = [k for k, v in result.items() if isinstance(v, (int, float)) and k not in ("n", "n_real", "seed")]
+    head = f"{'metric':<12}{'generated':>14}{'real-vs-real':>14}   extractor"
+    lines = [head]
+    for name in values:
+        base = baseline.get(name)
+        base_text = f"{base:>14.6g}" if isinstance(base, (int, float)) else f"{'-':>14}"
+        lines.append(f"{name:<12}{result[name]:>14.6g}{base_text}   {result['extractor']}")
+    footer = f"n={result['n']} generated"
+    if "n_real" in result:
+        footer += f", {result['n_real']} real; real-vs-real baseline: {baseline.get('kind')} sets"
+    lines.append(footer + f", seed {result['seed']}")
+    return "\n".join(lines)
+
+
+def append_jsonl(path: Path, record: dict) -> None:
+    """Add one JSON line to `path` (the whole file is rewritten atomically)."""
+    path = Path(path)
+    previous = path.read_text() if path.is_file() else ""
+    if previous and not previous.endswith("\n"):
+        previous += "\n"
+    atomic_write_bytes(path, (previous + json.dumps(record) + "\n").encode())
+
+
+# ---------------------------------------------------------------- during training
+
+_EXTRACTORS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def evaluate_during_training(trainer) -> dict:
+    """train.eval_every: evaluate the sampling generator (EMA when kept) with cfg.eval's metrics,
+    extractor and n; returns {"eval/<metric>": value, ..., "eval/extractor": name} and, when FID
+    improves on RUN/best/best.json, copies the generator's weights to RUN/best/. Runs on rank 0
+    only, with its own seeded noise and the global RNG state restored, so a resumed run continues
+    exactly as an uninterrupted one."""
+    if not trainer.rt.is_main:
+        return {}
+    cfg, device = trainer.cfg, trainer.rt.device
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        extractor = None
+        if not hasattr(trainer.dataset, "points"):
+            extractor = _EXTRACTORS.get(trainer)
+            if extractor is None:
+                extractor = resolve_extractor(cfg.eval.extractor, cfg.data.source, device)
+                _EXTRACTORS[trainer] = extractor
+        result = evaluate_model(trainer.sampling_generator, trainer.family, device, trainer.dataset, extractor,
+                                cfg.eval.metrics, cfg.eval.n, seed=cfg.train.seed, source=cfg.data.source)
+    record = {f"eval/{k}": v for k, v in result.items() if k not in ("baseline", "seed")}
+    record.update({f"eval/baseline_{k}": v for k, v in result.get("baseline", {}).items()})
+    if "fid" in result:
+        record["eval/best_fid"] = _keep_best(trainer, result)
+    return record
+
+
+def _keep_best(trainer, result: dict) -> float:
+    """Write RUN/best/ when this FID beats the recorded best (measured with the same extractor
+    and n); returns the best FID so far. Weights go first, the JSON naming them last."""
+    folder = Path(trainer.run_dir) / BEST_DIR
+    meta_path = folder / BEST_META
+    best = None
+    if meta_path.is_file():
+        try:
+            best = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            best = None
+    comparable = (best is not None and best.get("extractor") == result["extractor"]
+                  and best.get("n") == result["n"] and isinstance(best.get("fid"), (int, float)))
+    fid = float(result["fid"])
+    if not math.isfinite(fid) or (comparable and fid >= best["fid"]):
+        return float(best["fid"]) if comparable else float("nan")
+    state = {k.replace("_orig_mod.", ""): v.detach().cpu().clone().contiguous()
+             for k, v in trainer.sampling_generator.state_dict().items()}
+    atomic_write_bytes(folder / BEST_WEIGHTS, save(state))
+    atomic_write_json(meta_path, {"step": trainer.step, "images_seen": trainer.images_seen, "fid": fid,
+                                  "extractor": result["extractor"], "n": result["n"],
+                                  "ema": trainer.ema is not None, "weights": BEST_WEIGHTS})
+    return fid
