@@ -91,6 +91,43 @@ def _cmd_truncation_sweep(args) -> None:
     print(f"wrote {out} and {out.with_suffix('.json')}")
 
 
+def _cmd_eval(args) -> None:
+    from datetime import datetime, timezone
+    from .api import load
+    from .data import load_dataset
+    from .metrics.evaluate import append_jsonl, evaluate, format_table, resolve_extractor
+    g = load(args.run, device=args.device)
+    d = g.cfg.data
+    dataset = load_dataset(d.source, image_size=d.image_size, channels=d.channels, skip_bad=d.skip_bad,
+                           seed=g.cfg.train.seed, toy_samples=d.toy_samples)
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    extractor = None if hasattr(dataset, "points") else resolve_extractor(
+        args.extractor or g.cfg.eval.extractor, d.source, args.device, args.inception_weights)
+    result = evaluate(g, dataset, extractor, metrics, n=args.n, seed=args.seed, cache_dir=args.cache_dir,
+                      source=d.source)
+    print(f"{args.run} at step {g.step}")
+    print(format_table(result))
+    record = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "step": g.step,
+              "data": d.source, **result}
+    append_jsonl(Path(args.run) / "eval.jsonl", record)
+    print(f"appended to {Path(args.run) / 'eval.jsonl'}")
+
+
+def _cmd_classifier_train(args) -> None:
+    from .data import load_dataset
+    from .metrics.classifier import save_classifier, train_classifier
+    from .metrics.evaluate import default_classifier_dir
+    dataset = load_dataset(args.data, image_size=args.image_size, channels=args.channels, seed=args.seed)
+    if not hasattr(dataset, "images"):
+        raise GanforgeError(f"{args.data} is not an image dataset; the classifier needs labelled images")
+    model, held_out = train_classifier(dataset, epochs=args.epochs, seed=args.seed)
+    out = Path(args.out) if args.out else default_classifier_dir(args.data)
+    save_classifier(model, {"held_out_accuracy": held_out, "dataset": dataset.name, "source": args.data,
+                            "epochs": args.epochs, "seed": args.seed}, out)
+    print(f"held-out accuracy {held_out:.4f} ({dataset.name}, {len(dataset)} images, {args.epochs} epochs)")
+    print(f"saved to {out}; use it with --extractor classifier:{out}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ganforge", description="Train, evaluate and explore GANs.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -148,6 +185,31 @@ def build_parser() -> argparse.ArgumentParser:
                     help="recompute BatchNorm statistics per threshold from this many batches")
     ts.add_argument("--device", default="cpu")
     ts.set_defaults(func=_cmd_truncation_sweep)
+
+    ev = sub.add_parser("eval", help="score a trained run: FID, KID, IS, precision/recall with a "
+                                     "real-vs-real baseline; appends to RUN/eval.jsonl")
+    ev.add_argument("run", help="run directory")
+    ev.add_argument("--metrics", default="fid,kid,is,pr", help="comma-separated: fid, kid, is, pr, dc")
+    ev.add_argument("--n", type=int, default=10000, help="generated samples (and real ones, at most the dataset)")
+    ev.add_argument("--extractor", help="inception or classifier:PATH (default: the run's eval.extractor, "
+                                        "else classifiers/<data source>)")
+    ev.add_argument("--inception-weights", help="pt_inception-2015-12-05 weights file (or "
+                                                "$GANFORGE_INCEPTION_WEIGHTS)")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--cache-dir", help="reference statistics cache (default $GANFORGE_CACHE or ~/.cache/ganforge)")
+    ev.add_argument("--device", default="cpu")
+    ev.set_defaults(func=_cmd_eval)
+
+    cl = sub.add_parser("classifier", help="the domain classifier used as a feature extractor")
+    cl_sub = cl.add_subparsers(dest="classifier_command", metavar="ACTION", required=True)
+    ct = cl_sub.add_parser("train", help="train the LeNet-style classifier on a labelled dataset and save it")
+    ct.add_argument("--data", default="mnist", help="labelled image source (default mnist)")
+    ct.add_argument("--out", help="directory to save to (default classifiers/<data>)")
+    ct.add_argument("--epochs", type=int, default=15)
+    ct.add_argument("--seed", type=int, default=0)
+    ct.add_argument("--image-size", type=int, default=28, help="classifier input size (default 28)")
+    ct.add_argument("--channels", type=int, default=0, help="0 keeps the source's channels")
+    ct.set_defaults(func=_cmd_classifier_train)
 
     from .explore.commands import register as register_explore
     register_explore(sub)  # interpolate, arithmetic, truncation, directions, nearest, explore

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from safetensors.torch import save
 
 from ganforge.errors import DataError, GanforgeError
+from ganforge.families import Latent
 from ganforge.io import atomic_write_bytes, atomic_write_json
 from ganforge.metrics.extractors import FeatureExtractor, get_extractor
 from ganforge.metrics.modes import mode_coverage_2d
@@ -62,19 +63,27 @@ def to_uint8(samples: torch.Tensor) -> torch.Tensor:
     return ((samples.float() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
 
 
+def _latent_batches(family, G, n: int, seed: int, device, batch_size: int):
+    """All n latents drawn at once from a generator seeded by `seed` (so the samples do not depend
+    on the batch size), then handed out in batches."""
+    device = torch.device(device)
+    latent = family.sample_latent(n, G.noise_dim, device, torch.Generator(device).manual_seed(seed))
+    for i in range(0, n, batch_size):
+        yield Latent(latent.z[i:i + batch_size],
+                     None if latent.labels is None else latent.labels[i:i + batch_size],
+                     {k: v[i:i + batch_size] for k, v in latent.codes.items()})
+
+
 def generate_uint8(G, family, n: int, seed: int, device, image_size: int, batch_size: int = 256) -> torch.Tensor:
     """n generated images as uint8 [n, C, image_size, image_size] on the CPU, from G in eval mode
     under inference_mode, with latents drawn from a generator seeded by `seed` (the global RNG is
     not touched). Images of another size (PGGAN mid-growth) are resized bilinearly."""
-    device = torch.device(device)
-    noise = torch.Generator(device).manual_seed(seed)
     was_training = G.training
     G.eval()
     parts = []
     try:
         with torch.inference_mode():
-            for start in range(0, n, batch_size):
-                latent = family.sample_latent(min(batch_size, n - start), G.noise_dim, device, noise)
+            for latent in _latent_batches(family, G, n, seed, device, batch_size):
                 x = family.generate(G, latent).float()
                 if x.shape[-1] != image_size or x.shape[-2] != image_size:
                     x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False,
@@ -87,15 +96,12 @@ def generate_uint8(G, family, n: int, seed: int, device, image_size: int, batch_
 
 def generate_points(G, family, n: int, seed: int, device, batch_size: int = 4096) -> np.ndarray:
     """n generated 2-D points (float64) from G in eval mode, seeded like generate_uint8."""
-    device = torch.device(device)
-    noise = torch.Generator(device).manual_seed(seed)
     was_training = G.training
     G.eval()
     parts = []
     try:
         with torch.inference_mode():
-            for start in range(0, n, batch_size):
-                latent = family.sample_latent(min(batch_size, n - start), G.noise_dim, device, noise)
+            for latent in _latent_batches(family, G, n, seed, device, batch_size):
                 parts.append(family.generate(G, latent).double().cpu().numpy())
     finally:
         G.train(was_training)
