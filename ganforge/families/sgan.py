@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError, GanforgeError
 from .base import Family, Latent, Stats
+from ..models.base import inference
 from .conditional import require_labels, require_unconditional_discriminator
 
 Tensor = torch.Tensor
@@ -113,20 +114,17 @@ class SGAN(Family):
         return loss, {"g_loss": loss.detach()}
 
 
-@torch.no_grad()
 def classifier_accuracy(D, images: Tensor, labels: Tensor, batch_size: int = 500) -> float:
     """Share of `images` (uint8, or floats in [-1, 1]) whose largest class logit from D's "cls"
     head is their label. D is put in eval mode (BatchNorm uses its running statistics)."""
     if len(images) == 0:
         raise GanforgeError("no images to classify")
-    was_training = D.training
-    D.eval()
     device = next(D.parameters()).device
     correct = 0
-    for x, y in zip(images.split(batch_size), labels.split(batch_size)):
-        predicted = SGAN.class_logits(D, as_model_input(x.to(device))).argmax(1).cpu()
-        correct += int((predicted == y.cpu()).sum())
-    D.train(was_training)
+    with inference(D):
+        for x, y in zip(images.split(batch_size), labels.split(batch_size)):
+            predicted = SGAN.class_logits(D, as_model_input(x.to(device))).argmax(1).cpu()
+            correct += int((predicted == y.cpu()).sum())
     return correct / len(images)
 
 

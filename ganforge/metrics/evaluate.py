@@ -27,6 +27,7 @@ from ganforge.io import atomic_write_bytes, atomic_write_json
 from ganforge.metrics.extractors import FeatureExtractor, get_extractor
 from ganforge.metrics.modes import mode_coverage_2d
 from ganforge.metrics.registry import compute_metrics
+from ganforge.models.base import inference
 from ganforge.metrics.reference import dataset_digest, load_reference, reference_key, reference_path, save_reference
 
 DEFAULT_METRICS = ("fid", "kid", "is", "pr")
@@ -78,34 +79,22 @@ def generate_uint8(G, family, n: int, seed: int, device, image_size: int, batch_
     """n generated images as uint8 [n, C, image_size, image_size] on the CPU, from G in eval mode
     under inference_mode, with latents drawn from a generator seeded by `seed` (the global RNG is
     not touched). Images of another size (PGGAN mid-growth) are resized bilinearly."""
-    was_training = G.training
-    G.eval()
     parts = []
-    try:
-        with torch.inference_mode():
-            for latent in _latent_batches(family, G, n, seed, device, batch_size):
-                x = family.generate(G, latent).float()
-                if x.shape[-1] != image_size or x.shape[-2] != image_size:
-                    x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False,
-                                      antialias=x.shape[-1] > image_size)
-                parts.append(to_uint8(x).cpu())
-    finally:
-        G.train(was_training)
+    with inference(G):
+        for latent in _latent_batches(family, G, n, seed, device, batch_size):
+            x = family.generate(G, latent).float()
+            if x.shape[-1] != image_size or x.shape[-2] != image_size:
+                x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False,
+                                  antialias=x.shape[-1] > image_size)
+            parts.append(to_uint8(x).cpu())
     return torch.cat(parts)
 
 
 def generate_points(G, family, n: int, seed: int, device, batch_size: int = 4096) -> np.ndarray:
     """n generated 2-D points (float64) from G in eval mode, seeded like generate_uint8."""
-    was_training = G.training
-    G.eval()
-    parts = []
-    try:
-        with torch.inference_mode():
-            for latent in _latent_batches(family, G, n, seed, device, batch_size):
-                parts.append(family.generate(G, latent).double().cpu().numpy())
-    finally:
-        G.train(was_training)
-    return np.concatenate(parts)
+    with inference(G):
+        return np.concatenate([family.generate(G, latent).double().cpu().numpy()
+                               for latent in _latent_batches(family, G, n, seed, device, batch_size)])
 
 
 # ---------------------------------------------------------------- the real side

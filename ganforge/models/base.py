@@ -6,6 +6,8 @@ Families attach extra heads (auxiliary classifier, InfoGAN's Q) to `features` vi
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 
@@ -13,6 +15,19 @@ from ..errors import ConfigError
 
 G_CONDITIONING = ("none", "multiply")
 D_CONDITIONING = ("none", "concat", "projection")
+
+
+@contextmanager
+def inference(model: nn.Module):
+    """Run `model` in eval mode (BatchNorm on running statistics) under inference_mode, and give
+    it back in the mode it was in, even when the body raises."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            yield model
+    finally:
+        model.train(was_training)
 
 
 def check_choice(value: str, choices: tuple[str, ...], what: str) -> None:

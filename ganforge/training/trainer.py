@@ -20,6 +20,7 @@ from ..data.batches import FolderStream, InMemoryBatches, StreamingBatches, open
 from ..errors import CheckpointError, ConfigError, GanforgeError
 from ..images import grid_image, save_png
 from ..io import atomic_write_json, atomic_write_text
+from ..models.base import inference
 from ..nn.ema import ExponentialMovingAverage, ema_decay_from_half_life
 from . import checkpoint as ckpt
 from .build import build_components
@@ -280,9 +281,11 @@ class Trainer:
             if t.on_nan == "rollback" and self.rollbacks >= t.max_rollbacks:
                 hint += f" (gave up after {self.rollbacks} rollbacks)"
             raise GanforgeError(what + hint)
-        self.rollbacks += 1
+        # The checkpoint holds the scale and count from before this divergence: lower from the
+        # current values so repeated rollbacks keep compounding.
+        scale, count = self.lr_scale, self.rollbacks + 1
         self._restore()
-        self.lr_scale *= t.nan_lr_factor
+        self.lr_scale, self.rollbacks = scale * t.nan_lr_factor, count
         for opt, which in ((self.opt_g, "g"), (self.opt_d, "d")):
             for group in opt.param_groups:
                 group["lr"] = self._lr(which)
@@ -300,18 +303,14 @@ class Trainer:
     def sampling_generator(self) -> torch.nn.Module:
         return self.ema.module if self.ema is not None else self.G
 
-    @torch.no_grad()
     def write_grid(self) -> Path:
-        G = self.sampling_generator
-        was_training = G.training
-        G.eval()
-        samples = self.family.generate(G, self.fixed).float()
-        G.train(was_training)
-        nrow = self.num_classes if self._conditional_grid() else None
+        with inference(self.sampling_generator) as G:
+            samples = self.family.generate(G, self.fixed).float()
+        nrow = self._grid_columns(len(samples)) if self._conditional_grid() else None
+        grid = grid_image(samples, nrow=nrow, scale=2 if self.data_shape[-1] <= 32 else 1)
         path = self.run_dir / "samples" / f"step-{self.step:08d}.png"
-        save_png(grid_image(samples, nrow=nrow, scale=2 if self.data_shape[-1] <= 32 else 1), path)
-        save_png(grid_image(samples, nrow=nrow, scale=2 if self.data_shape[-1] <= 32 else 1),
-                 self.run_dir / "samples" / "latest.png")
+        save_png(grid, path)
+        save_png(grid, self.run_dir / "samples" / "latest.png")
         return path
 
     def _conditional_grid(self) -> bool:
@@ -321,7 +320,11 @@ class Trainer:
         """Conditional models: rows of the grid are classes."""
         if not self._conditional_grid():
             return None
-        return torch.arange(n, device=self.rt.device) // max(1, n // self.num_classes) % self.num_classes
+        return torch.arange(n, device=self.rt.device) // self._grid_columns(n) % self.num_classes
+
+    def _grid_columns(self, n: int) -> int:
+        """Images per row of a class grid: each row holds one class."""
+        return max(1, n // self.num_classes)
 
     # ------------------------------------------------------------------ checkpoints
     def modules(self) -> dict:
@@ -337,6 +340,7 @@ class Trainer:
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                 "batches": self.batches.state_dict(), **ranks[0],
                 "step": self.step, "images_seen": self.images_seen, "lr_scale": self.lr_scale,
+                "rollbacks": self.rollbacks,
             }
             if self.rt.distributed:
                 state["ranks"] = ranks
@@ -363,6 +367,8 @@ class Trainer:
 
     def _restore(self) -> None:
         tensors, state, meta, path = ckpt.load_latest(self.run_dir)
+        # The hash proves the file is intact, not that it was written by this trainer: any
+        # missing or malformed entry is a CheckpointError, never a crash halfway through loading.
         try:
             self.G.load_state_dict(tensors["G"])
             self.D.load_state_dict(tensors["D"])
@@ -370,15 +376,17 @@ class Trainer:
                 self.ema.module.load_state_dict(tensors.get("G_ema", tensors["G"]))
             self.opt_g.load_state_dict(state["opt_g"])
             self.opt_d.load_state_dict(state["opt_d"])
-        except (KeyError, RuntimeError, ValueError) as e:
-            raise CheckpointError(f"{path} does not fit this run's models: {str(e).splitlines()[0]}") from None
-        self.batches.load_state_dict(state["batches"])
-        for name, scaler in (("scaler_g", self.scaler_g), ("scaler_d", self.scaler_d)):
-            if scaler is not None and name in state:
-                scaler.load_state_dict(state[name])
-        self.step, self.images_seen = int(state["step"]), int(state["images_seen"])
-        self._restore_rank_state(state, path)
-        self.lr_scale = float(state.get("lr_scale", 1.0))
+            self.batches.load_state_dict(state["batches"])
+            for name, scaler in (("scaler_g", self.scaler_g), ("scaler_d", self.scaler_d)):
+                if scaler is not None and name in state:
+                    scaler.load_state_dict(state[name])
+            self.step, self.images_seen = int(state["step"]), int(state["images_seen"])
+            self._restore_rank_state(state, path)
+            self.lr_scale = float(state.get("lr_scale", 1.0))
+            self.rollbacks = int(state.get("rollbacks", 0))
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as e:
+            raise CheckpointError(f"{path} does not fit this run's trainer: "
+                                  f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
         self.log.truncate_after(self.step) if self.rt.is_main else None
 
     def _restore_rank_state(self, state: dict, path: Path) -> None:

@@ -104,3 +104,10 @@ def test_conditional_accuracy_of_a_trained_run(conditional_run):
     assert g.conditional and g.num_classes == 2
     always_first = lambda images: torch.tensor([[0.9, 0.1]]).expand(len(images), 2)
     assert conditional_accuracy(g, always_first, n_per_class=7) == 0.5  # equal share per class
+
+
+def test_the_training_grid_has_one_class_per_row(tmp_path, class_folder):
+    run = train(tmp_path, "run", "cgan", f"data.source={class_folder}", "train.steps=1",
+                "train.grid_size=6")
+    # 2 classes x 3 samples of 16 px (2 px padding), drawn at twice the size
+    assert Image.open(run / "samples" / "latest.png").size == (2 * (3 * 18 + 2), 2 * (2 * 18 + 2))

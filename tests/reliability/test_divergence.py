@@ -112,8 +112,6 @@ def test_rollback_gives_up_after_max_rollbacks(tmp_path):
     assert steps_saved(tmp_path / "run") == [2, 4] and all_finite(tmp_path / "run")
 
 
-@pytest.mark.xfail(strict=True, reason="trainer: _diverged multiplies the lr_scale restored from the checkpoint, "
-                                       "so a second rollback to the same checkpoint retries with x0.5 again")
 def test_repeated_rollbacks_keep_lowering_the_learning_rate(tmp_path):
     sets = ["train.on_nan=rollback", "train.steps=10", *_family(at=5, times=2)]
     with pytest.warns(UserWarning, match="rolled back"):

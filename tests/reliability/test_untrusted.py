@@ -112,8 +112,6 @@ def test_a_pickle_in_place_of_the_weights_is_refused(run, tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.xfail(strict=True, reason="trainer._restore reads state keys outside its try: a hash-matched state "
-                                       "without them raises KeyError instead of CheckpointError")
 def test_resume_from_a_state_without_the_trainer_keys_is_a_checkpoint_error(run):
     newest = ckpt.checkpoint_dirs(run)[-1]
     state = ckpt.load_checkpoint(newest)[1]
