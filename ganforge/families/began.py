@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import ConfigError
-from .base import Family, Latent, Stats
+from .base import Family, Latent, Stats, mean_over_processes
 
 Tensor = torch.Tensor
 
@@ -86,7 +86,8 @@ class BEGAN(Family):
 
     def after_d_step(self, D) -> None:
         if self._balance_n:
-            step = self.lambda_k * self._balance / self._balance_n
+            # Under DDP every process must move k_t the same way: the balance of all batches.
+            step = self.lambda_k * mean_over_processes(self._balance) / self._balance_n
             self.k = (self.k + step).clamp(0.0, 1.0)
             self._balance, self._balance_n = torch.zeros_like(self._balance), 0
 
@@ -101,7 +102,7 @@ class BEGAN(Family):
         seen = control.images_seen
         if seen - self._window_start < self.window:
             return
-        mean = float(self._m_sum) / self._m_n  # the one host read of this window
+        mean = float(mean_over_processes(self._m_sum)) / self._m_n  # the one host read of this window
         self._m_sum, self._m_n = torch.zeros_like(self._m_sum), 0
         self._window_start = seen
         if mean < self._best:

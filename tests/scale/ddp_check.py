@@ -103,7 +103,8 @@ def family_check(out: Path, recipe: str, extra: list[str]) -> dict:
     start = digest([p for m in (trainer.G, trainer.D) for p in m.parameters()])
     trainer.train()
     final = digest([p for m in (trainer.G, trainer.D) for p in m.parameters()])
-    return {"weights": final, "moved": final != start}
+    family = {k: v.tolist() if torch.is_tensor(v) else v for k, v in trainer.family.state_dict().items()}
+    return {"weights": final, "moved": final != start, "family_state": family}
 
 
 def disagreement(out: Path, rt) -> str | None:

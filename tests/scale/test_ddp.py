@@ -113,3 +113,6 @@ def test_every_family_averages_gradients_across_ranks(tmp_path):
     for recipe, mine in ranks[0]["families"].items():
         assert mine["moved"], recipe
         assert mine["weights"] == ranks[1]["families"][recipe]["weights"], recipe
+    # BEGAN's k_t follows the balance of all ranks' batches, not each rank's own.
+    k = [r["families"]["began"]["family_state"]["k"] for r in ranks]
+    assert k[0] > 0 and k[0] == k[1]
