@@ -23,7 +23,7 @@ from safetensors.torch import save
 
 from ganforge.errors import DataError, GanforgeError
 from ganforge.families import Latent
-from ganforge.io import atomic_write_bytes, atomic_write_json
+from ganforge.io import atomic_write_bytes, atomic_write_json, json_line
 from ganforge.metrics.extractors import FeatureExtractor, get_extractor
 from ganforge.metrics.modes import mode_coverage_2d
 from ganforge.metrics.registry import compute_metrics
@@ -197,7 +197,7 @@ def append_jsonl(path: Path, record: dict) -> None:
     previous = path.read_text() if path.is_file() else ""
     if previous and not previous.endswith("\n"):
         previous += "\n"
-    atomic_write_bytes(path, (previous + json.dumps(record) + "\n").encode())
+    atomic_write_bytes(path, (previous + json_line(record) + "\n").encode())
 
 
 # ---------------------------------------------------------------- during training

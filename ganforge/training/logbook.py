@@ -6,11 +6,12 @@ them only at a logging step, so the training step itself never waits for the dev
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 
 import torch
+
+from ..io import json_line
 
 
 class StatsAccumulator:
@@ -46,12 +47,10 @@ class MetricsLog:
     def write(self, record: dict) -> None:
         if not self.enabled:
             return
-        clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                 for k, v in record.items()}
-        clean.setdefault("time", round(time.time(), 3))
+        line = json_line({**record, "time": record.get("time", round(time.time(), 3))})
         try:
             with open(self.path, "a") as f:
-                f.write(json.dumps(clean) + "\n")
+                f.write(line + "\n")
                 f.flush()
         except OSError as e:
             from ..errors import GanforgeError

@@ -13,7 +13,7 @@ from ganforge.config import resolve
 from ganforge.data import load_dataset
 from ganforge.data.dataset import ImageDataset
 from ganforge.metrics.classifier import load_classifier, save_classifier, train_classifier
-from ganforge.metrics.evaluate import (evaluate, evaluate_during_training, evaluate_model, generate_uint8,
+from ganforge.metrics.evaluate import (append_jsonl, evaluate, evaluate_during_training, evaluate_model, generate_uint8,
                                        real_sets, resolve_extractor)
 from ganforge.metrics.reference import CACHE_ENV
 from ganforge.training import checkpoint as ckpt
@@ -206,3 +206,12 @@ def test_point_datasets_are_scored_by_mode_coverage():
         assert result["modes"] == used and result["num_modes"] == 8 and result["high_quality"] == 1.0
         assert result["extractor"] == "mode-coverage-2d" and result["n"] == 2400
         assert abs(result["reverse_kl"] - np.log(8 / used)) < 1e-12  # even over `used` of 8 modes
+
+
+def test_eval_log_lines_are_strict_json_with_undefined_values_as_null(tmp_path):
+    path = tmp_path / "eval.jsonl"
+    append_jsonl(path, {"fid": float("nan"), "baseline": {"kid": float("inf")}, "n": 10})
+    append_jsonl(path, {"fid": 1.5})
+    reject = lambda token: pytest.fail(f"non-standard JSON token {token}")
+    records = [json.loads(line, parse_constant=reject) for line in path.read_text().splitlines()]
+    assert records == [{"fid": None, "baseline": {"kid": None}, "n": 10}, {"fid": 1.5}]
