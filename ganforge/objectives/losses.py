@@ -53,9 +53,17 @@ def least_squares_g(d_fake: Tensor) -> Tensor:
 
 @dataclass(frozen=True)
 class AdversarialLoss:
-    d: Callable[[Tensor, Tensor], Tensor]
-    g: Callable[[Tensor], Tensor]
+    d_of_logits: Callable[[Tensor, Tensor], Tensor]
+    g_of_logits: Callable[[Tensor], Tensor]
     probabilistic: bool  # D's output is a logit of P(real): report sigmoid(D) as D(x)
+
+    # Logits come out of bf16/fp16 autocast in half precision; the loss (softplus, squares, the
+    # batch mean) is computed in fp32 so small differences between D outputs are not rounded away.
+    def d(self, d_real: Tensor, d_fake: Tensor) -> Tensor:
+        return self.d_of_logits(d_real.float(), d_fake.float())
+
+    def g(self, d_fake: Tensor) -> Tensor:
+        return self.g_of_logits(d_fake.float())
 
 
 LOSSES: dict[str, AdversarialLoss] = {

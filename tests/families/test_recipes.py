@@ -65,3 +65,14 @@ def test_began_refuses_logit_losses():
     from ganforge.errors import ConfigError
     with pytest.raises(ConfigError, match="family.loss must be 'began'"):
         FAMILIES["began"](loss="hinge")
+
+
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+def test_losses_of_half_precision_logits_are_computed_in_fp32(loss):
+    real = torch.linspace(-3, 3, 64).to(torch.bfloat16)
+    fake = (real * 0.5 + 0.123).to(torch.bfloat16)
+    objective = LOSSES[loss]
+    d, g = objective.d(real, fake), objective.g(fake)
+    assert d.dtype == g.dtype == torch.float32
+    assert torch.equal(d, objective.d_of_logits(real.float(), fake.float()))
+    assert torch.equal(g, objective.g_of_logits(fake.float()))
