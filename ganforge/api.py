@@ -1,6 +1,8 @@
 """The public Python surface: train, load and sample. The CLI is a thin layer over these."""
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -129,8 +131,9 @@ class LoadedGenerator:
         return self.generate(self.latent(n, seed, labels, truncation), batch_size)
 
 
-def load(run_dir: str | Path, device: str = "cpu", ema: bool = True) -> LoadedGenerator:
-    """Load a run's newest readable checkpoint for sampling (no code is unpickled)."""
+def load(run_dir: str | Path, device: str = "cpu", ema: bool = True, best: bool = False) -> LoadedGenerator:
+    """Load a run's newest readable checkpoint for sampling (no code is unpickled). best=True
+    loads instead the generator kept in RUN/best/ by train.eval_every (lowest FID so far)."""
     run_dir = Path(run_dir)
     cfg = read_run_config(run_dir)
     tensors, _, meta, path = ckpt.load_latest(run_dir, with_state=False)
@@ -139,7 +142,11 @@ def load(run_dir: str | Path, device: str = "cpu", ema: bool = True) -> LoadedGe
         raise CheckpointError(f"{path} lacks the data shape; it was not written by this ganforge")
     parts = build_components(cfg, tuple(shape), int(meta.get("num_classes", 0)), cfg.train.seed)
     G = parts.G
-    weights = tensors.get("G_ema") if ema and "G_ema" in tensors else tensors["G"]
+    step = int(meta["step"])
+    if best:
+        weights, path, step = best_generator_weights(run_dir)
+    else:
+        weights = tensors.get("G_ema") if ema and "G_ema" in tensors else tensors["G"]
     try:
         G.load_state_dict(weights)
     except RuntimeError as e:
@@ -147,4 +154,25 @@ def load(run_dir: str | Path, device: str = "cpu", ema: bool = True) -> LoadedGe
     dev = torch.device(device)
     G.to(dev).eval()
     return LoadedGenerator(cfg, G, parts.family, tuple(shape), int(meta.get("num_classes", 0)),
-                           int(meta["step"]), dev, run_dir)
+                           step, dev, run_dir)
+
+
+def best_generator_weights(run_dir: Path) -> tuple[dict, Path, int]:
+    """The weights in RUN/best/ (hash-checked), their file and the step they were taken at."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load as load_safetensors
+
+    from .metrics.evaluate import BEST_DIR, BEST_META
+    meta_path = run_dir / BEST_DIR / BEST_META
+    try:
+        meta = json.loads(meta_path.read_text())
+        path = meta_path.parent / Path(meta["weights"]).name
+        data = path.read_bytes()
+        if "sha256" in meta and hashlib.sha256(data).hexdigest() != meta["sha256"]:
+            raise CheckpointError(f"{path} does not match the hash in {meta_path}")
+        return load_safetensors(data), path, int(meta["step"])
+    except FileNotFoundError:
+        raise CheckpointError(f"{run_dir} has no best generator: train with train.eval_every > 0 "
+                              "and an FID metric to keep one") from None
+    except (OSError, ValueError, KeyError, TypeError, SafetensorError) as e:
+        raise CheckpointError(f"{meta_path.parent} cannot be loaded: {e}") from None

@@ -52,7 +52,7 @@ def _cmd_sample(args) -> None:
         from .families.pggan import growth_sheet
         print(f"wrote {growth_sheet(args.run, args.out, seed=args.seed, n=min(args.n, 16))}")
         return
-    g = load(args.run, device=args.device)
+    g = load(args.run, device=args.device, best=args.best)
     if args.standing_stats:  # BigGAN's standing statistics for G's BatchNorms
         from .families.biggan import standing_stats_
         standing_stats_(g.G, g.family, args.standing_stats, seed=args.seed, truncation=args.truncation)
@@ -96,7 +96,7 @@ def _cmd_eval(args) -> None:
     from .api import load
     from .data import load_dataset
     from .metrics.evaluate import append_jsonl, evaluate, format_table, resolve_extractor
-    g = load(args.run, device=args.device)
+    g = load(args.run, device=args.device, best=args.best)
     d = g.cfg.data
     dataset = load_dataset(d.source, image_size=d.image_size, channels=d.channels, skip_bad=d.skip_bad,
                            seed=g.cfg.train.seed, toy_samples=d.toy_samples)
@@ -108,7 +108,7 @@ def _cmd_eval(args) -> None:
     print(f"{args.run} at step {g.step}")
     print(format_table(result))
     record = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "step": g.step,
-              "data": d.source, **result}
+              "generator": "best" if args.best else "latest", "data": d.source, **result}
     append_jsonl(Path(args.run) / "eval.jsonl", record)
     print(f"appended to {Path(args.run) / 'eval.jsonl'}")
 
@@ -169,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="recompute G's BatchNorm statistics from this many batches of fresh "
                         "(truncated) latents before sampling (BigGAN's standing statistics)")
     s.add_argument("--device", default="cpu")
+    s.add_argument("--best", action="store_true", help="the generator kept in RUN/best/ (lowest FID during training)")
     s.set_defaults(func=_cmd_sample)
 
     ts = sub.add_parser("truncation-sweep",
@@ -198,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--cache-dir", help="reference statistics cache (default $GANFORGE_CACHE or ~/.cache/ganforge)")
     ev.add_argument("--device", default="cpu")
+    ev.add_argument("--best", action="store_true", help="the generator kept in RUN/best/ (lowest FID during training)")
     ev.set_defaults(func=_cmd_eval)
 
     cl = sub.add_parser("classifier", help="the domain classifier used as a feature extractor")

@@ -11,6 +11,7 @@ so it reads lower than a held-out baseline would). Both sets' features are cache
 
 For 2-D toy mixtures there are no features: the numbers are mode coverage (VEEGAN, PacGAN)."""
 
+import hashlib
 import json
 import math
 import weakref
@@ -249,8 +250,10 @@ def _keep_best(trainer, result: dict) -> float:
         return float(best["fid"]) if comparable else float("nan")
     state = {k.replace("_orig_mod.", ""): v.detach().cpu().clone().contiguous()
              for k, v in trainer.sampling_generator.state_dict().items()}
-    atomic_write_bytes(folder / BEST_WEIGHTS, save(state))
+    data = save(state)
+    atomic_write_bytes(folder / BEST_WEIGHTS, data)
     atomic_write_json(meta_path, {"step": trainer.step, "images_seen": trainer.images_seen, "fid": fid,
+                                  "sha256": hashlib.sha256(data).hexdigest(),
                                   "extractor": result["extractor"], "n": result["n"],
                                   "ema": trainer.ema is not None, "weights": BEST_WEIGHTS})
     return fid

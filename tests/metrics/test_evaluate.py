@@ -11,6 +11,7 @@ from ganforge import api
 from ganforge.cli import main
 from ganforge.config import resolve
 from ganforge.data import load_dataset
+from ganforge.errors import CheckpointError
 from ganforge.data.dataset import ImageDataset
 from ganforge.metrics.classifier import load_classifier, save_classifier, train_classifier
 from ganforge.metrics.evaluate import (append_jsonl, evaluate, evaluate_during_training, evaluate_model, generate_uint8,
@@ -153,6 +154,15 @@ def test_training_with_eval_every_logs_metrics_keeps_the_best_and_changes_nothin
     assert set(weights) == set(g.G.state_dict())
     if best["step"] == 4:  # the final checkpoint holds the same weights
         assert all(torch.equal(weights[k], v) for k, v in g.G.state_dict().items())
+    kept = api.load(run, best=True)
+    assert kept.step == best["step"]
+    assert all(torch.equal(weights[k], v) for k, v in kept.G.state_dict().items())
+    assert main(["sample", str(run), "--best", "-n", "4", "--out", str(tmp_path / "best.png")]) == 0
+    assert (tmp_path / "best.png").is_file()
+    data = (run / "best" / "generator.safetensors").read_bytes()
+    (run / "best" / "generator.safetensors").write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    with pytest.raises(CheckpointError, match="does not match the hash"):
+        api.load(run, best=True)
 
     # Evaluation draws from its own generator: the run trains exactly as one without it.
     plain = api.train(resolve("dcgan", TINY_DCGAN + ["train.steps=4"]), out=tmp_path / "plain")
