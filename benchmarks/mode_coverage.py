@@ -2,11 +2,12 @@
 `gan-2d` recipe, and Stacked MNIST (1000 modes) with a DCGAN recipe at 3 channels. Writes a
 markdown block with mean +- standard error over seeds.
 
-    python benchmarks/mode_coverage.py [--seeds 10] [--steps-2d 5000] [--stacked-seeds 3]
+    python benchmarks/mode_coverage.py [--seeds 10] [--steps-2d 5000] [--variants-2d A;B] [--stacked-seeds 3]
         [--stacked-steps 5000] [--stacked-recipe dcgan] [--only ring8,grid25,stacked]
         [--classifier classifiers/mnist] [--classifier-epochs 15] [--work DIR] [--out FILE.md]
 
-2-D: each seed trains a run, draws 2,500 samples and counts modes with >= 1 high-quality sample
+2-D: `gan-2d` as is, with the saturating G loss and with WGAN-GP's critic (--variants-2d); each
+seed trains a run, draws 2,500 samples and counts modes with >= 1 high-quality sample
 (within 3 std). Stacked MNIST: 26,000 samples, each channel labelled by the MNIST classifier
 (trained and saved to --classifier when absent); modes covered and KL(p_gen || uniform). The
 bundled set has 5k digits, so the classifier's held-out accuracy and the same count on 26,000
@@ -38,18 +39,29 @@ def mean_se(values) -> str:
     return f"{values.mean():.3g} ± {values.std(ddof=1) / math.sqrt(len(values)):.2g}"
 
 
-def run_2d(source: str, seeds: list[int], steps: int, samples: int, work: Path) -> tuple[str, float]:
+# The 2-D rows: the `gan-2d` recipe (MLP G and D) as is, with the minimax (saturating) G loss,
+# and with WGAN-GP's critic objective (5 critic steps, penalty 10) on the same networks.
+VARIANTS_2D = {
+    "gan-2d": [],
+    "gan-2d, saturating": ["family.loss=saturating"],
+    "gan-2d, wgan-gp": ["family.name=wgan-gp", "family.loss=wasserstein", "optim.betas=[0.5, 0.9]"],
+}
+
+
+def run_2d(source: str, variant: str, seeds: list[int], steps: int, samples: int, work: Path) -> tuple[str, float]:
     start = time.perf_counter()
     mixture = load_dataset(source, toy_samples=10)
     rows = []
     for seed in seeds:
         cfg = resolve("gan-2d", [f"data.source={source}", f"train.seed={seed}", f"train.steps={steps}",
-                                 "train.progress=false", f"train.ckpt_every={steps}", f"train.sample_every={steps}"])
-        g = api.load(api.train(cfg, out=work / f"{source}-seed{seed}"))
+                                 "train.progress=false", f"train.ckpt_every={steps}", f"train.sample_every={steps}",
+                                 *VARIANTS_2D[variant]])
+        name = variant.replace(", ", "-")
+        g = api.load(api.train(cfg, out=work / f"{source}-{name}-seed{seed}"))
         points = generate_points(g.G, g.family, samples, seed, g.device)
         rows.append(mode_coverage_2d(points, mixture.modes.numpy(), mixture.std))
     seconds = time.perf_counter() - start
-    line = (f"| {source} | gan-2d | {len(seeds)} | {steps} | {mean_se([r.modes_captured for r in rows])} "
+    line = (f"| {source} | {variant} | {len(seeds)} | {steps} | {mean_se([r.modes_captured for r in rows])} "
             f"/ {rows[0].num_modes} | {mean_se([100 * r.high_quality_share for r in rows])} "
             f"| {mean_se([r.reverse_kl for r in rows])} | {seconds:.0f} |")
     return line, seconds
@@ -94,6 +106,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10, help="seeds per 2-D mixture")
     parser.add_argument("--steps-2d", type=int, default=5000)
+    parser.add_argument("--variants-2d", default=";".join(VARIANTS_2D),
+                        help=f"';'-separated, from: {'; '.join(VARIANTS_2D)}")
     parser.add_argument("--samples-2d", type=int, default=2500)
     parser.add_argument("--stacked-seeds", type=int, default=3)
     parser.add_argument("--stacked-steps", type=int, default=5000)
@@ -121,7 +135,9 @@ def main() -> None:
                       "| mixture | recipe | seeds | steps | modes | high-quality % | reverse KL | seconds |",
                       "|---|---|---|---|---|---|---|---|"]
             for mixture in two_d:
-                block.append(run_2d(mixture, list(range(args.seeds)), args.steps_2d, args.samples_2d, work)[0])
+                for variant in args.variants_2d.split(";"):
+                    block.append(run_2d(mixture, variant.strip(), list(range(args.seeds)), args.steps_2d,
+                                        args.samples_2d, work)[0])
             block.append("")
         if "stacked" in parts:
             extractor, accuracy = classifier_extractor(Path(args.classifier), args.classifier_epochs)
