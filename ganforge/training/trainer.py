@@ -86,10 +86,12 @@ class Trainer:
             self.batches.consumed = []
         # One noise stream per rank, seeded, saved in checkpoints: resume continues it exactly.
         self.noise = torch.Generator(rt.device).manual_seed(t.seed * 7919 + 1 + rt.rank)
+        grid_n = min(t.grid_size, 256)
+        if self._conditional_grid() and grid_n >= self.num_classes:
+            grid_n -= grid_n % self.num_classes  # full rows only: one class per row
         self.fixed = self.family.sample_latent(
-            min(t.grid_size, 256), self.G.noise_dim, rt.device,
-            torch.Generator(rt.device).manual_seed(t.seed + 12345),
-            labels=self._grid_labels(min(t.grid_size, 256)))
+            grid_n, self.G.noise_dim, rt.device, torch.Generator(rt.device).manual_seed(t.seed + 12345),
+            labels=self._grid_labels(grid_n))
         self.step, self.images_seen = 0, 0
         self.lr_scale, self.rollbacks = 1.0, 0  # lowered by divergence rollbacks
         self.control = TrainingControl(self)

@@ -108,6 +108,6 @@ def test_conditional_accuracy_of_a_trained_run(conditional_run):
 
 def test_the_training_grid_has_one_class_per_row(tmp_path, class_folder):
     run = train(tmp_path, "run", "cgan", f"data.source={class_folder}", "train.steps=1",
-                "train.grid_size=6")
-    # 2 classes x 3 samples of 16 px (2 px padding), drawn at twice the size
+                "train.grid_size=7")
+    # 7 rounded down to 2 classes x 3 samples of 16 px (2 px padding), drawn at twice the size
     assert Image.open(run / "samples" / "latest.png").size == (2 * (3 * 18 + 2), 2 * (2 * 18 + 2))
