@@ -1,8 +1,6 @@
 """The public Python surface: train, load and sample. The CLI is a thin layer over these."""
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from pathlib import Path
 
@@ -144,7 +142,8 @@ def load(run_dir: str | Path, device: str = "cpu", ema: bool = True, best: bool 
     G = parts.G
     step = int(meta["step"])
     if best:
-        weights, path, step = best_generator_weights(run_dir)
+        from .metrics.evaluate import load_best_generator
+        weights, path, step = load_best_generator(run_dir)
     else:
         weights = tensors.get("G_ema") if ema and "G_ema" in tensors else tensors["G"]
     try:
@@ -155,24 +154,3 @@ def load(run_dir: str | Path, device: str = "cpu", ema: bool = True, best: bool 
     G.to(dev).eval()
     return LoadedGenerator(cfg, G, parts.family, tuple(shape), int(meta.get("num_classes", 0)),
                            step, dev, run_dir)
-
-
-def best_generator_weights(run_dir: Path) -> tuple[dict, Path, int]:
-    """The weights in RUN/best/ (hash-checked), their file and the step they were taken at."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load as load_safetensors
-
-    from .metrics.evaluate import BEST_DIR, BEST_META
-    meta_path = run_dir / BEST_DIR / BEST_META
-    try:
-        meta = json.loads(meta_path.read_text())
-        path = meta_path.parent / Path(meta["weights"]).name
-        data = path.read_bytes()
-        if "sha256" in meta and hashlib.sha256(data).hexdigest() != meta["sha256"]:
-            raise CheckpointError(f"{path} does not match the hash in {meta_path}")
-        return load_safetensors(data), path, int(meta["step"])
-    except FileNotFoundError:
-        raise CheckpointError(f"{run_dir} has no best generator: train with train.eval_every > 0 "
-                              "and an FID metric to keep one") from None
-    except (OSError, ValueError, KeyError, TypeError, SafetensorError) as e:
-        raise CheckpointError(f"{meta_path.parent} cannot be loaded: {e}") from None

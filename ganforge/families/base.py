@@ -16,19 +16,6 @@ from ..errors import ConfigError
 from ..objectives import LOSSES
 from ..models import Discriminator, Generator
 
-
-def mean_over_processes(value: torch.Tensor) -> torch.Tensor:
-    """The mean of `value` over the processes of a torchrun job (itself in a single process):
-    for statistics a family decides from, so every process decides alike."""
-    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-        return value
-    world = torch.distributed.get_world_size()
-    if world == 1:
-        return value
-    total = value.detach().clone()
-    torch.distributed.all_reduce(total)
-    return total / world
-
 Tensor = torch.Tensor
 Stats = dict[str, Tensor]
 

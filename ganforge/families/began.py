@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import torch
 
+from ..collectives import mean_over_processes
 from ..errors import ConfigError
-from .base import Family, Latent, Stats, mean_over_processes
+from .base import Family, Latent, Stats
 
 Tensor = torch.Tensor
 

@@ -20,16 +20,17 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save
+from safetensors import SafetensorError
+from safetensors.torch import load, save
 
-from ganforge.errors import DataError, GanforgeError
+from ganforge.errors import CheckpointError, DataError, GanforgeError
 from ganforge.families import Latent
 from ganforge.io import atomic_write_bytes, atomic_write_json, json_line
 from ganforge.metrics.extractors import FeatureExtractor, get_extractor
 from ganforge.metrics.modes import mode_coverage_2d
 from ganforge.metrics.registry import compute_metrics
-from ganforge.models.base import inference
 from ganforge.metrics.reference import dataset_digest, load_reference, reference_key, reference_path, save_reference
+from ganforge.models.base import inference
 
 DEFAULT_METRICS = ("fid", "kid", "is", "pr")
 CLASSIFIERS_DIR = "classifiers"
@@ -257,3 +258,21 @@ def _keep_best(trainer, result: dict) -> float:
                                   "extractor": result["extractor"], "n": result["n"],
                                   "ema": trainer.ema is not None, "weights": BEST_WEIGHTS})
     return fid
+
+
+def load_best_generator(run_dir: Path) -> tuple[dict, Path, int]:
+    """What _keep_best wrote: the generator's weights (hash-checked), their file and the step
+    they were taken at."""
+    meta_path = Path(run_dir) / BEST_DIR / BEST_META
+    try:
+        meta = json.loads(meta_path.read_text())
+        path = meta_path.parent / Path(meta["weights"]).name
+        data = path.read_bytes()
+        if "sha256" in meta and hashlib.sha256(data).hexdigest() != meta["sha256"]:
+            raise CheckpointError(f"{path} does not match the hash in {meta_path}")
+        return load(data), path, int(meta["step"])
+    except FileNotFoundError:
+        raise CheckpointError(f"{run_dir} has no best generator: train with train.eval_every > 0 "
+                              "and an FID metric to keep one") from None
+    except (OSError, ValueError, KeyError, TypeError, SafetensorError) as e:
+        raise CheckpointError(f"{meta_path.parent} cannot be loaded: {e}") from None

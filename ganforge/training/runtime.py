@@ -49,14 +49,6 @@ class Runtime:
         if self.distributed:
             dist.barrier()
 
-    def mean_across_ranks(self, values: torch.Tensor) -> torch.Tensor:
-        """Average a tensor over all ranks (for the logged statistics)."""
-        if not self.distributed:
-            return values
-        values = values.clone()
-        dist.all_reduce(values, op=dist.ReduceOp.SUM)
-        return values / self.world_size
-
     def broadcast_object(self, obj):
         """Rank 0's `obj` on every rank."""
         if not self.distributed:

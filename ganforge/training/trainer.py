@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from ..collectives import mean_over_processes
 from ..config import Config, from_dict
 from ..data import load_dataset
 from ..data.batches import FolderStream, InMemoryBatches, StreamingBatches, open_folder_stream
@@ -247,7 +248,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ outputs
     def _log(self, stats: StatsAccumulator, img_per_s: float) -> tuple[dict, list[str]]:
-        means = stats.means(reduce=self.rt.mean_across_ranks if self.rt.distributed else None)
+        means = stats.means(reduce=mean_over_processes if self.rt.distributed else None)
         record = {"step": self.step, "images_seen": self.images_seen,
                   "img_per_s": round(img_per_s, 2), **{k: round(v, 6) for k, v in means.items()}}
         self.log.write(record)
