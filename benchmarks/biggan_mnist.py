@@ -29,7 +29,7 @@ from ganforge.config import resolve
 from ganforge.data import load_dataset
 from ganforge.explore.truncation_sweep import (balanced_labels, classifier_scorer, format_table,
                                                parse_thresholds, plot_truncation_curve, truncation_sweep)
-from ganforge.families.biggan import standing_stats_
+from ganforge.explore.standing import standing_stats_
 from ganforge.images import to_uint8
 from ganforge.metrics import ClassifierExtractor, fid_from_features, load_classifier, save_classifier, train_classifier
 from ganforge.training import checkpoint as ckpt

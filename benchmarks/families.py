@@ -26,8 +26,8 @@ import torch
 from ganforge import api
 from ganforge.config import resolve
 from ganforge.data import load_dataset
-from ganforge.families.conditional import conditional_accuracy
-from ganforge.families.sgan import run_accuracy
+from ganforge.explore.accuracy import run_accuracy
+from ganforge.metrics.conditional import conditional_accuracy
 from ganforge.images import to_uint8
 from ganforge.metrics import ClassifierExtractor, compute_metrics, get_extractor
 from ganforge.metrics.classifier import save_classifier, train_classifier

@@ -16,7 +16,7 @@ import torch
 
 from ganforge import api
 from ganforge.config import resolve
-from ganforge.families.pggan import growth_sheet
+from ganforge.explore.growth import growth_sheet
 from ganforge.images import grid_image, save_png
 from ganforge.training.control import TrainingControl
 
@@ -45,7 +45,7 @@ def main() -> None:
     docs = Path(args.docs)
     samples = g.sample(64, seed=0)
     save_png(grid_image(samples, scale=2), docs / "pggan-mnist.png")
-    growth_sheet(run, docs / "pggan-mnist-growth.png", seed=0, n=8)
+    growth_sheet(g, docs / "pggan-mnist-growth.png", seed=0, n=8)
     print(f"pggan-mnist: {cfg.train.steps} steps, {g.step} done, final resolution "
           f"{samples.shape[-1]}x{samples.shape[-1]}, {seconds / 60:.1f} min on {args.threads} thread(s)")
     print(f"run directory: {run}")

@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from ganforge.errors import CheckpointError  # noqa: E402
+from ganforge.run import checkpoints_dir  # noqa: E402
 from ganforge.training import checkpoint as ckpt  # noqa: E402
 
 # A tiny DCGAN on scikit-learn's digits: about 20 ms a step on one core.
@@ -91,7 +92,7 @@ def _newest_step(run: Path) -> int:
 
 
 def _entries(run: Path) -> set[str]:
-    root = run / ckpt.CKPT_DIR
+    root = checkpoints_dir(run)
     return {p.name for p in root.iterdir()} if root.is_dir() else set()
 
 
@@ -119,7 +120,7 @@ def check_run_dir(run: Path) -> list[str]:
     """Everything a user could trip over after a crash: each checkpoint folder verifies and
     loads, nothing half-written sits under a final name, the log parses."""
     problems = []
-    root = run / ckpt.CKPT_DIR
+    root = checkpoints_dir(run)
     listed = ckpt.checkpoint_dirs(run)
     if root.is_dir():
         for p in root.iterdir():

@@ -1,36 +1,18 @@
 """The public Python surface: train, load and sample. The CLI is a thin layer over these."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import torch
 
-from .config import Config, resolve
+from . import run
+from .config import Config, apply_overrides, resolve
 from .errors import CheckpointError, ConfigError, GanforgeError
-from .families import Latent
+from .nn.latent import Latent, render_batches, truncated_normal
 from .training import checkpoint as ckpt
 from .training.build import build_components
 from .training.runtime import launched_world_size, resolve_runtime
-from .training.trainer import Trainer, read_run_config
-
-
-def new_run_dir(root: Path, recipe: str) -> Path:
-    """runs/<recipe>-001, -002, ... (the next free number)."""
-    root = Path(root)
-    _make_dir(root)
-    pattern = re.compile(rf"^{re.escape(recipe)}-(\d+)$")
-    taken = [int(m.group(1)) for p in root.iterdir() if (m := pattern.match(p.name))]
-    run = root / f"{recipe}-{max(taken, default=0) + 1:03d}"
-    _make_dir(run)
-    return run
-
-
-def _make_dir(path: Path) -> None:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise GanforgeError(f"cannot create run directory {path}: {e.strerror or e}") from None
+from .training.trainer import Trainer
 
 
 def train(config: Config | str = "dcgan", out: str | Path | None = None,
@@ -60,12 +42,12 @@ def _create_run_dir(cfg: Config, out, runs_root) -> tuple[str | None, str | None
     try:
         if out is not None:
             run_dir = Path(out)
-            if (run_dir / "config.json").exists():
+            if run.is_run(run_dir):
                 return None, (f"{run_dir} already holds a run; resume it with --resume {run_dir} "
                               "or choose another --out")
-            _make_dir(run_dir)
+            run.make_dir(run_dir)
         else:
-            run_dir = new_run_dir(Path(runs_root), cfg.recipe or "run")
+            run_dir = run.new_run_dir(Path(runs_root), cfg.recipe or "run")
     except GanforgeError as e:
         return None, str(e)
     return str(run_dir), None
@@ -73,8 +55,7 @@ def _create_run_dir(cfg: Config, out, runs_root) -> tuple[str | None, str | None
 
 def resume(run_dir: str | Path, sets: dict | None = None, recipe: str | None = None) -> Path:
     """Continue a run from its newest readable checkpoint, exactly where it stopped."""
-    from .config import apply_overrides
-    cfg = read_run_config(Path(run_dir))
+    cfg = run.read_config(run_dir)
     if recipe is not None and recipe != cfg.recipe:
         raise ConfigError(f"{run_dir} was trained with recipe '{cfg.recipe}', not '{recipe}'")
     if sets:
@@ -109,19 +90,13 @@ class LoadedGenerator:
                 raise GanforgeError(f"labels must be in 0..{max(self.num_classes - 1, 0)}")
         latent = self.family.sample_latent(n, self.G.noise_dim, self.device, gen, labels=labels)
         if truncation is not None and truncation > 0:
-            from .nn.latent import truncated_normal
             latent.z = truncated_normal(latent.z.shape, truncation, generator=gen, device=self.device)
         return latent
 
     @torch.inference_mode()
     def generate(self, latent: Latent, batch_size: int = 256) -> torch.Tensor:
-        parts = []
-        for i in range(0, len(latent), batch_size):
-            chunk = Latent(latent.z[i:i + batch_size],
-                           None if latent.labels is None else latent.labels[i:i + batch_size],
-                           {k: v[i:i + batch_size] for k, v in latent.codes.items()})
-            parts.append(self.family.generate(self.G, chunk).float().cpu())
-        return torch.cat(parts)
+        return torch.cat([x.float().cpu() for x in render_batches(
+            lambda chunk: self.family.generate(self.G, chunk), latent, batch_size)])
 
     def sample(self, n: int, seed: int = 0, labels=None, truncation: float | None = None,
                batch_size: int = 256) -> torch.Tensor:
@@ -133,7 +108,7 @@ def load(run_dir: str | Path, device: str = "cpu", ema: bool = True, best: bool 
     """Load a run's newest readable checkpoint for sampling (no code is unpickled). best=True
     loads instead the generator kept in RUN/best/ by train.eval_every (lowest FID so far)."""
     run_dir = Path(run_dir)
-    cfg = read_run_config(run_dir)
+    cfg = run.read_config(run_dir)
     tensors, _, meta, path = ckpt.load_latest(run_dir, with_state=False)
     shape = meta.get("data_shape")
     if shape is None:
@@ -142,8 +117,7 @@ def load(run_dir: str | Path, device: str = "cpu", ema: bool = True, best: bool 
     G = parts.G
     step = int(meta["step"])
     if best:
-        from .metrics.evaluate import load_best_generator
-        weights, path, step = load_best_generator(run_dir)
+        weights, path, step = run.load_best_generator(run_dir)
     else:
         weights = tensors.get("G_ema") if ema and "G_ema" in tensors else tensors["G"]
     try:

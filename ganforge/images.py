@@ -1,6 +1,7 @@
 """Turning generator output into pictures: uint8 conversion, grids, PNG files, point plots."""
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
@@ -11,9 +12,16 @@ from PIL import Image, ImageDraw
 from .io import atomic_write_bytes
 
 
+# The one convention between pixels and model values: uint8 0..255 <-> floats in [-1, 1].
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] floats -> uint8 [0, 255] (rounded, clamped), same layout."""
+    """[-1, 1] floats -> uint8 [0, 255] (rounded, clamped), same layout, on the CPU."""
     return images.detach().float().add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).cpu()
+
+
+def from_uint8(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> floats in [-1, 1] on the same device, as models see them; float input
+    (already model values, or 2-D points) passes through unchanged."""
+    return images.float().div_(127.5).sub_(1.0) if images.dtype == torch.uint8 else images
 
 
 def make_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2,
@@ -43,7 +51,6 @@ def to_pil(array: np.ndarray, scale: int = 1) -> Image.Image:
 
 
 def png_bytes(img: Image.Image) -> bytes:
-    import io
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()

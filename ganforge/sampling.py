@@ -1,11 +1,13 @@
 """Writing samples from a loaded generator as a grid PNG, a folder of PNGs or an .npz array."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 
 from .errors import GanforgeError
+from .explore.codes import code_sweep_latent
 from .images import grid_image, save_png, to_pil, to_uint8
 from .io import atomic_write_bytes
 
@@ -37,7 +39,6 @@ def write_samples(g, n: int, seed: int, out: str | Path, fmt: str = "png", label
             arr = img.numpy().transpose(1, 2, 0)
             save_png(to_pil(arr[:, :, 0] if arr.shape[2] == 1 else arr), out / f"{i:06d}.png")
     elif fmt == "npz":
-        import io
         arrays = {"samples": to_uint8(samples).numpy() if samples.dim() == 4 else samples.numpy()}
         if labels is not None:
             arrays["labels"] = np.asarray(labels, dtype=np.int64)
@@ -52,7 +53,6 @@ def write_samples(g, n: int, seed: int, out: str | Path, fmt: str = "png", label
 def write_code_sweep(g, code: str, n: int, seed: int, out: str | Path, steps: int = 10) -> Path:
     """InfoGAN: a PNG grid with one row per draw of z (about n images in all) and one column per
     value of `code` (every category for 'cat', `steps` values in [-1, 1] for 'contI')."""
-    from .families.infogan import code_sweep_latent
     columns = getattr(g.family, "categorical", 0) if code == "cat" else steps
     latent = code_sweep_latent(g.family, max(1, n // max(columns, 1)), code, steps=steps,
                                seed=seed, device=g.device)

@@ -15,6 +15,11 @@ from pathlib import Path
 import torch
 
 from ..errors import ConfigError, DataError
+from .arrays import convert_channels, infer_channels
+from .cifar import cifar_batches_in
+from .folder import find_images
+from .idx import idx_images_in
+from .images import IMAGE_EXTENSIONS, read_image
 
 
 def epoch_order(n: int, seed: int, epoch: int, rank: int, world_size: int,
@@ -138,8 +143,6 @@ class FolderStream(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int, str]:
         """(pixels, label or -1, error message or "") -- a bad file is reported, not raised, so
         the main process can stop with a one-line error or skip it."""
-        from .arrays import convert_channels
-        from .images import read_image
         label = -1 if self.labels is None else self.labels[index]
         try:
             pixels = convert_channels(read_image(self.files[index], self.image_size)[None], self.channels)[0]
@@ -222,11 +225,6 @@ class StreamingBatches(_EpochStream):
 def open_folder_stream(source: str, image_size: int, channels: int) -> FolderStream | None:
     """A FolderStream over an image folder, or None (with a warning) when `source` is not one:
     named sources, arrays and batch files always load into memory."""
-    from .arrays import infer_channels
-    from .cifar import cifar_batches_in
-    from .folder import find_images
-    from .idx import idx_images_in
-    from .images import IMAGE_EXTENSIONS
     path = Path(source).expanduser()
     if not path.is_dir() or cifar_batches_in(path) or idx_images_in(path):
         warnings.warn(f"data.in_memory=false streams folders of image files; {source} is loaded "
@@ -243,7 +241,6 @@ def open_folder_stream(source: str, image_size: int, channels: int) -> FolderStr
 
 
 def _first_readable(files: list[Path], image_size: int):
-    from .images import read_image
     first_error = None
     for path in files[:100]:
         try:

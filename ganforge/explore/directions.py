@@ -22,6 +22,7 @@ Saved as directions/NAME.npz in the run directory: `vectors` [K, D] unit rows, `
 """
 from __future__ import annotations
 
+import io
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -31,13 +32,15 @@ import numpy as np
 import torch
 import torch.autograd.forward_ad as fwAD
 
+from .. import run
 from ..errors import GanforgeError
-from ..families import Latent
+from ..images import to_uint8
 from ..io import atomic_write_bytes
+from ..metrics import get_extractor
+from ..nn.latent import Latent
 from .points import Point, along, one_hot_weights, random_points, render, seed_points
 
 Tensor = torch.Tensor
-DIRECTIONS_DIR = "directions"
 INK_THRESHOLD = 0.5
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -74,8 +77,6 @@ def attribute_function(name: str, classifier: str | None = None, device: str = "
     if match:
         if not classifier:
             raise GanforgeError(f"attribute {name} needs --classifier (e.g. classifier:PATH)")
-        from ..images import to_uint8
-        from ..metrics import get_extractor
         extractor = get_extractor(classifier if ":" in classifier else f"classifier:{classifier}", device)
         k = int(match.group(1))
 
@@ -111,8 +112,7 @@ class Directions:
 
 
 def save_directions(run_dir: str | Path, d: Directions) -> Path:
-    import io
-    path = Path(run_dir) / DIRECTIONS_DIR / f"{d.name}.npz"
+    path = run.directions_dir(run_dir) / f"{d.name}.npz"
     buf = io.BytesIO()
     np.savez(buf, vectors=d.vectors.astype(np.float32), names=np.array(d.names, dtype=str),
              scores=d.scores.astype(np.float64), slopes=d.slopes.astype(np.float64),
@@ -138,7 +138,7 @@ def load_directions(path: str | Path) -> Directions:
 
 def run_directions(run_dir: str | Path) -> list[Directions]:
     """Every directions file saved in a run, sorted by name."""
-    folder = Path(run_dir) / DIRECTIONS_DIR
+    folder = run.directions_dir(run_dir)
     return [load_directions(p) for p in sorted(folder.glob("*.npz"))] if folder.is_dir() else []
 
 

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .. import run
 from ..errors import GanforgeError
 from ..images import to_uint8
+from ..metrics import get_extractor
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
@@ -97,7 +99,6 @@ def features_of(data: torch.Tensor, features: str, device: str = "cpu") -> np.nd
         return data.double().numpy()
     if features == "pixels":
         return pixel_features(data)
-    from ..metrics import get_extractor
     return get_extractor(features, device).extract(data)[0]
 
 
@@ -121,8 +122,5 @@ def memorization(g, training: torch.Tensor, n: int = 256, k: int = 3, held_out: 
 
 def run_training_data(g) -> torch.Tensor:
     """The run's training set as configured (uint8 images or float points)."""
-    from ..data import load_dataset
-    d = g.cfg.data
-    data = load_dataset(d.source, image_size=d.image_size, channels=d.channels, skip_bad=d.skip_bad,
-                        seed=g.cfg.train.seed, toy_samples=d.toy_samples)
+    data = run.dataset(g.cfg)
     return data.points if hasattr(data, "points") else data.images

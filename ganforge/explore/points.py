@@ -19,8 +19,7 @@ import torch
 from torch import nn
 
 from ..errors import GanforgeError
-from ..families import Latent
-from ..nn.latent import lerp, slerp
+from ..nn.latent import Latent, lerp, slerp
 
 Tensor = torch.Tensor
 MAX_SEED = 2**31 - 1

@@ -74,15 +74,14 @@ def served_directions(g, found: list[Directions]) -> dict[str, tuple[str, np.nda
     return out
 
 
-def load_runs(run_dirs: list[str | Path], device: str = "cpu") -> list[ServedRun]:
-    from ..api import load
+def served_runs(loaded: list) -> list[ServedRun]:
+    """Loaded runs (ganforge.api.load) as the explorer serves them, with unique names."""
     runs, names = [], set()
-    for i, path in enumerate(run_dirs):
-        g = load(path, device=device)
-        name = Path(path).resolve().name
+    for i, g in enumerate(loaded):
+        name = Path(g.run_dir).resolve().name
         name = name if name not in names else f"{name}-{i}"
         names.add(name)
-        runs.append(ServedRun(i, name, g, code_spec(g), served_directions(g, run_directions(path))))
+        runs.append(ServedRun(i, name, g, code_spec(g), served_directions(g, run_directions(g.run_dir))))
     return runs
 
 
@@ -384,13 +383,12 @@ def _parse_number(text: str, kind, what: str):
     return value
 
 
-def serve(run_dirs: list[str | Path], host: str = "127.0.0.1", port: int = 8000,
-          device: str = "cpu") -> None:
-    """Load the runs and serve the explorer until interrupted."""
+def serve(loaded: list, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the explorer for loaded runs (ganforge.api.load) until interrupted."""
     import uvicorn
-    if not run_dirs:
+    if not loaded:
         raise GanforgeError("name at least one run directory to explore")
-    runs = load_runs(run_dirs, device)
+    runs = served_runs(loaded)
     local = host in LOOPBACK
     app = create_app(runs, allowed_hosts=["127.0.0.1", "localhost", "[::1]"] if local else None)
     shown = f"[{host}]" if ":" in host else host

@@ -18,9 +18,12 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from .. import run
 from ..errors import ConfigError, GanforgeError
 from ..images import png_bytes, to_uint8
 from ..io import atomic_write_bytes
+from ..metrics import fid_from_features, inception_score
+from .standing import standing_stats_
 
 ScoreFn = Callable[[torch.Tensor, torch.Tensor | None], dict[str, float]]
 Threshold = float | None  # None: no truncation
@@ -60,10 +63,9 @@ def truncation_sweep(g, thresholds: Sequence[Threshold], score_fn: ScoreFn, n: i
 
     Every threshold uses the same seed, so the sets differ only by truncation. Conditional models
     draw balanced labels. `standing_stats` > 0 recomputes G's BatchNorm statistics from that many
-    batches of latents truncated like the samples (ganforge.families.biggan.standing_stats_).
+    batches of latents truncated like the samples (ganforge.explore.standing.standing_stats_).
     Returns one dict per threshold: {"truncation": t, **scores}.
     """
-    from ..families.biggan import standing_stats_
     labels = balanced_labels(n, g.num_classes) if g.conditional else None
     rows = []
     for threshold in thresholds:
@@ -79,7 +81,6 @@ def classifier_scorer(extractor, real_images: torch.Tensor) -> ScoreFn:
     real images, the Inception-style score of the extractor's class probabilities ("is"), and,
     when labels are given and the extractor predicts as many classes as the labels span,
     "accuracy": the share of samples classified as their label."""
-    from ..metrics import fid_from_features, inception_score
     real_features, _ = extractor.extract(real_images)
 
     def score(images: torch.Tensor, labels: torch.Tensor | None) -> dict[str, float]:
@@ -99,9 +100,7 @@ def classifier_scorer(extractor, real_images: torch.Tensor) -> ScoreFn:
 
 def real_images(cfg, n: int, seed: int = 0) -> torch.Tensor:
     """n uint8 images drawn without replacement from the run's own dataset (all if fewer)."""
-    from ..data import load_dataset
-    dataset = load_dataset(cfg.data.source, image_size=cfg.data.image_size, channels=cfg.data.channels,
-                           skip_bad=cfg.data.skip_bad, seed=cfg.train.seed)
+    dataset = run.dataset(cfg)
     if not hasattr(dataset, "images"):
         raise GanforgeError("the truncation sweep needs an image dataset")
     order = torch.from_numpy(np.random.default_rng(seed).permutation(len(dataset.images)))

@@ -7,40 +7,38 @@ trainer reads back only when it logs, keeping the step free of host synchronisat
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ..errors import ConfigError
-from ..objectives import LOSSES
 from ..models import Discriminator, Generator
+from ..nn.latent import Latent
+from ..objectives import LOSSES
+from ..objectives.regularizers import LazyRegularizer, r1_penalty
 
 Tensor = torch.Tensor
 Stats = dict[str, Tensor]
 
 
 @dataclass
-class Latent:
-    """Everything G consumes for one batch. `labels` are drawn for conditional models."""
-    z: Tensor
-    labels: Tensor | None = None
-    codes: dict[str, Tensor] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return self.z.shape[0]
-
-
-@dataclass
 class Family:
     loss: str = "nonsaturating"
     d_steps: int = 1  # discriminator updates per generator update
+    # R1 on reals (Mescheder et al. 2018), weighted gamma / 2; 0 turns it off. r1_interval = k
+    # runs it every k-th training step with the weight multiplied by k (StyleGAN2's lazy
+    # regularization; the paper uses k = 16).
+    r1_gamma: float = 0.0
+    r1_interval: int = 1
 
     def __post_init__(self):
         if self.loss not in LOSSES:
             raise ConfigError(f"unknown family.loss '{self.loss}'; valid: {', '.join(LOSSES)}")
         if self.d_steps < 1:
             raise ConfigError("family.d_steps must be >= 1")
+        if self.r1_gamma < 0 or self.r1_interval < 1:
+            raise ConfigError("family.r1_gamma must be >= 0 and family.r1_interval >= 1")
         self.objective = LOSSES[self.loss]
 
     # ---- set-up, called once by the trainer before the optimisers are built
@@ -56,6 +54,16 @@ class Family:
 
     def d_parameters(self, G: nn.Module, D: nn.Module) -> list[nn.Parameter]:
         return list(D.parameters())
+
+    def regularizers(self) -> list[LazyRegularizer]:
+        """Penalties on D that the trainer runs as their own steps, each at its interval."""
+        if self.r1_gamma == 0:
+            return []
+        return [LazyRegularizer("r1", self.r1_gamma / 2, self.r1_interval, r1_penalty)]
+
+    def critic(self, D: Discriminator, x: Tensor, labels: Tensor | None) -> Tensor:
+        """D's real/fake logit, as regularizers on D's input gradient see it."""
+        return D(x, labels)
 
     # ---- the schedule
     def d_steps_at(self, g_step: int) -> int:

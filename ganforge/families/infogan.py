@@ -8,9 +8,9 @@ Gaussian with fixed unit variance (the authors' MNIST code fixes it too), so tha
 squared error plus a constant; `learn_std = true` lets Q predict a log-std per code instead.
 
 Who learns from the information term: D's step adds it (on the detached fakes), training Q and the
-shared D body; G's step adds it, training G and Q. Q's parameters therefore sit in both optimisers
-(once each): `g_parameters` is G plus Q, `d_parameters` is all of D, Q included. The G step
-needs no fresh latents (it scores the D step's fakes against their own codes), so fakes are reused
+shared D body with D's optimiser; G's step adds it too, training G only. Q is trained by D's
+optimiser alone, as in the authors' code (Q's variables are among D's), so `g_parameters` is G
+and `d_parameters` is all of D, Q included. The G step needs no fresh latents (it scores the D step's fakes against their own codes), so fakes are reused
 whenever the base family allows it.
 """
 from __future__ import annotations
@@ -57,9 +57,6 @@ class InfoGAN(Family):
         self.z_dim = getattr(G, "noise_dim", G.z_dim - self.code_dim)
         width = self.categorical + self.continuous * (2 if self.learn_std else 1)
         D.add_head("q", width)
-
-    def g_parameters(self, G, D) -> list:
-        return list(G.parameters()) + list(D.heads["q"].parameters())
 
     # ---- sampling
     def sample_latent(self, n: int, z_dim: int, device: torch.device,
@@ -126,40 +123,3 @@ class InfoGAN(Family):
         info, info_stats = self.information_loss(q_out, latent.codes)
         loss = adversarial + info
         return loss, {"g_loss": loss.detach(), "g_adv": adversarial.detach(), **info_stats}
-
-
-def parse_code(family: InfoGAN, code: str) -> tuple[str, int]:
-    """'cat' -> ('cat', 0); 'cont1' -> ('cont', 1); errors name the codes this run has."""
-    if code == "cat" and family.categorical:
-        return "cat", 0
-    if code.startswith("cont") and code[4:].isdigit() and int(code[4:]) < family.continuous:
-        return "cont", int(code[4:])
-    have = (["cat"] if family.categorical else []) + [f"cont{i}" for i in range(family.continuous)]
-    raise ConfigError(f"unknown InfoGAN code '{code}'; this run has: {', '.join(have)}")
-
-
-@torch.no_grad()
-def code_sweep_latent(family: InfoGAN, n_rows: int, code: str, steps: int | None = None,
-                      seed: int = 0, span: float = 1.0, device: str | torch.device = "cpu") -> Latent:
-    """A grid of latents, row-major: each row keeps one draw of z (and of the other codes) and its
-    columns vary `code` ('cat': every category in order; 'contI': `steps` values evenly spaced in
-    [-span, span], default 10; the paper also shows span 2, beyond the training range)."""
-    if not isinstance(family, InfoGAN):
-        raise ConfigError("varying a latent code needs an InfoGAN run (family.name = infogan)")
-    kind, index = parse_code(family, code)
-    if kind == "cat":
-        values = torch.arange(family.categorical, device=device)
-    else:
-        values = torch.linspace(-span, span, steps or 10, device=device)
-    columns = len(values)
-    gen = torch.Generator(device).manual_seed(seed)
-    rows = family.sample_latent(n_rows, family.z_dim, torch.device(device), gen)
-    grid = Latent(rows.z.repeat_interleave(columns, 0),
-                  None if rows.labels is None else rows.labels.repeat_interleave(columns, 0),
-                  {k: v.repeat_interleave(columns, 0) for k, v in rows.codes.items()})
-    swept = values.repeat(n_rows)
-    if kind == "cat":
-        grid.codes["cat"] = swept
-    else:
-        grid.codes["cont"][:, index] = swept
-    return grid

@@ -11,27 +11,24 @@ At every phase boundary (a fade-in starts or ends) Adam's state is reset, as in 
 shown to D at the current resolution, and during a fade-in blended the same way as G's output:
 alpha * x + (1 - alpha) * upsample(avgpool(x)).
 
-At the end of each stage the family saves the sampling generator to `growth/stage-NN.safetensors`
-in the run directory (when the trainer tells it the run directory); `growth_sheet` draws one
-fixed set of latents through those snapshots and the newest checkpoint.
+At the end of each stage the family asks the trainer to keep a snapshot of the sampling generator
+(TrainingControl.save_generator_snapshot); `ganforge.explore.growth.growth_sheet` draws one fixed
+set of latents through those snapshots and the newest checkpoint.
 """
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from ..errors import CheckpointError, ConfigError, GanforgeError
+from ..errors import ConfigError
 from ..models.pggan import PGGANDiscriminator, PGGANGenerator, stage_resolution
 from ..objectives.regularizers import drift_penalty, gradient_penalty
 from .base import Family, Latent, Stats
 
 Tensor = torch.Tensor
-GROWTH_DIR = "growth"
 
 
 @dataclass(frozen=True)
@@ -145,7 +142,7 @@ class PGGAN(Family):
         if self._phase is not None and phase.index != self._phase:
             finished = (self._phase + 1) // 2  # the stage of the phase that just ended
             if phase.stage > finished:
-                self._save_snapshot(control, finished)
+                control.save_generator_snapshot(finished, stage_resolution(finished))
             if self.reset_optimizer_state:
                 control.reset_optimizers()
         self._phase = phase.index
@@ -180,21 +177,6 @@ class PGGAN(Family):
                       "alpha": d_real.new_tensor(self.alpha, dtype=torch.float32),
                       **self.d_outputs(d_real, d_fake)}
 
-    # ---- per-stage snapshots for the growth sheet
-    def _save_snapshot(self, control, stage: int) -> None:
-        """Save the sampling generator as it is at the end of `stage`. Needs `control.run_dir`
-        (None on other ranks than the main one) and `control.sampling_generator`."""
-        run_dir = getattr(control, "run_dir", None)
-        G = getattr(control, "sampling_generator", None)
-        if run_dir is None or G is None:
-            return
-        from safetensors.torch import save
-        from ..io import atomic_write_bytes
-        tensors = {k: v.detach().cpu().contiguous().clone() for k, v in G.state_dict().items()}
-        meta = {"stage": str(stage), "resolution": str(stage_resolution(stage)),
-                "images_seen": str(control.images_seen), "step": str(control.step)}
-        atomic_write_bytes(snapshot_path(run_dir, stage), save(tensors, metadata=meta))
-
     # ---- state that must survive a resume
     def state_dict(self) -> dict:
         return {"phase": -1 if self._phase is None else self._phase}
@@ -202,48 +184,3 @@ class PGGAN(Family):
     def load_state_dict(self, state: dict) -> None:
         phase = int(state.get("phase", -1))
         self._phase = None if phase < 0 else phase
-
-
-def snapshot_path(run_dir: str | Path, stage: int) -> Path:
-    return Path(run_dir) / GROWTH_DIR / f"stage-{stage:02d}.safetensors"
-
-
-@torch.no_grad()
-def growth_sheet(run_dir: str | Path, out_png: str | Path, seed: int = 0, n: int = 8) -> Path:
-    """One row per latent (n latents drawn from `seed`), one column per stage: the end-of-stage
-    snapshots in run_dir/growth, then the newest checkpoint. Every image is enlarged (nearest) to
-    the final resolution so the columns line up."""
-    from safetensors.torch import load_file
-
-    from ..api import load
-    from ..images import make_grid, save_png, to_pil
-
-    g = load(run_dir)
-    G = g.G
-    if not isinstance(G, PGGANGenerator):
-        raise GanforgeError(f"{run_dir} is not a PGGAN run (generator '{g.cfg.generator['name']}')")
-    latent = g.latent(n, seed)
-    newest = {k: v.clone() for k, v in G.state_dict().items()}
-    final_stage = G.current_stage
-    columns = []
-    paths = sorted((Path(run_dir) / GROWTH_DIR).glob("stage-*.safetensors"))
-    if not paths:
-        warnings.warn(f"no per-stage snapshots in {Path(run_dir) / GROWTH_DIR}: "
-                      "the sheet shows the newest checkpoint only")
-    try:
-        for path in paths:
-            try:
-                G.load_state_dict(load_file(str(path)))
-            except Exception as e:
-                raise CheckpointError(f"{path} does not fit this run's generator: {e}") from None
-            if G.current_stage < final_stage:
-                columns.append(g.generate(latent))
-    finally:
-        G.load_state_dict(newest)
-    columns.append(g.generate(latent))
-    size = g.data_shape[-1]
-    columns = [F.interpolate(c, size=(size, size), mode="nearest") for c in columns]
-    sheet = torch.stack(columns, dim=1).flatten(0, 1)  # row-major: latent i, then its stages
-    out = Path(out_png)
-    save_png(to_pil(make_grid(sheet, nrow=len(columns)), scale=2 if size <= 32 else 1), out)
-    return out

@@ -15,14 +15,13 @@ resumed run sees the same batches.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError, GanforgeError
+from ..images import from_uint8
 from .base import Family, Latent, Stats
-from ..models.base import inference
 from .conditional import require_labels, require_unconditional_discriminator
 
 Tensor = torch.Tensor
@@ -39,11 +38,6 @@ def labelled_subset(labels: Tensor, fraction: float, seed: int) -> Tensor:
         take = max(1, round(fraction * len(members)))
         chosen.append(members[torch.randperm(len(members), generator=gen)[:take]])
     return torch.cat(chosen).sort().values
-
-
-def as_model_input(data: Tensor) -> Tensor:
-    """uint8 images -> floats in [-1, 1] as the trainer feeds them; floats pass through."""
-    return data.float().div(127.5).sub(1.0) if data.dtype == torch.uint8 else data
 
 
 @dataclass
@@ -68,6 +62,10 @@ class SGAN(Family):
         require_labels("sgan", num_classes)
         require_unconditional_discriminator("sgan", D)
         D.add_head("cls", num_classes)
+        # The class logits' logsumexp is the real/fake logit: D's own real/fake output would
+        # never be trained, so it goes. Checkpoints written while it existed still load.
+        del D.out
+        D.register_load_state_dict_pre_hook(_drop_real_fake_output)
 
     # ---- the labelled subset
     def set_labelled_data(self, data: Tensor, labels: Tensor) -> Tensor:
@@ -88,12 +86,15 @@ class SGAN(Family):
             raise GanforgeError("SGAN has no labelled subset: call set_labelled_data first")
         idx = torch.randint(0, len(self._labelled_y), (n,), device=self._labelled_y.device,
                             generator=noise)
-        return as_model_input(self._labelled_x[idx]), self._labelled_y[idx]
+        return from_uint8(self._labelled_x[idx]), self._labelled_y[idx]
 
     # ---- the two steps
     @staticmethod
     def class_logits(D, x: Tensor) -> Tensor:
         return D.heads["cls"](D.features(x))
+
+    def critic(self, D, x: Tensor, labels: Tensor | None) -> Tensor:
+        return torch.logsumexp(self.class_logits(D, x).float(), 1)
 
     def d_loss(self, D, reals: Tensor, real_labels: Tensor | None, fakes: Tensor, latent: Latent,
                noise: torch.Generator) -> tuple[Tensor, Stats]:
@@ -114,42 +115,6 @@ class SGAN(Family):
         return loss, {"g_loss": loss.detach()}
 
 
-def classifier_accuracy(D, images: Tensor, labels: Tensor, batch_size: int = 500) -> float:
-    """Share of `images` (uint8, or floats in [-1, 1]) whose largest class logit from D's "cls"
-    head is their label. D is put in eval mode (BatchNorm uses its running statistics)."""
-    if len(images) == 0:
-        raise GanforgeError("no images to classify")
-    device = next(D.parameters()).device
-    correct = 0
-    with inference(D):
-        for x, y in zip(images.split(batch_size), labels.split(batch_size)):
-            predicted = SGAN.class_logits(D, as_model_input(x.to(device))).argmax(1).cpu()
-            correct += int((predicted == y.cpu()).sum())
-    return correct / len(images)
-
-
-def run_accuracy(run_dir: str | Path, dataset=None, device: str = "cpu") -> float:
-    """Classification accuracy of a trained SGAN run's discriminator on `dataset` (anything with
-    uint8 `images` and `labels`, e.g. a ganforge.data.ImageDataset of a test split). Without one,
-    the run's own data minus its labelled subset: images D saw only without their labels."""
-    from ..data import load_dataset  # the run's data and checkpoint: loaded lazily, on demand
-    from ..training import checkpoint as ckpt
-    from ..training.build import build_components
-    from ..training.trainer import read_run_config
-
-    cfg = read_run_config(Path(run_dir))
-    if cfg.family.get("name") != "sgan":
-        raise ConfigError(f"{run_dir} is a '{cfg.family.get('name')}' run, not sgan")
-    tensors, _, meta, path = ckpt.load_latest(Path(run_dir), with_state=False)
-    parts = build_components(cfg, tuple(meta["data_shape"]), int(meta["num_classes"]), cfg.train.seed)
-    parts.D.load_state_dict(tensors["D"])
-    D = parts.D.to(device)
-    if dataset is None:
-        dataset = load_dataset(cfg.data.source, image_size=cfg.data.image_size,
-                               channels=cfg.data.channels, skip_bad=cfg.data.skip_bad,
-                               seed=cfg.train.seed)
-        keep = torch.ones(len(dataset.labels), dtype=torch.bool)
-        keep[labelled_subset(dataset.labels, parts.family.label_fraction,
-                             parts.family.label_seed)] = False
-        return classifier_accuracy(D, dataset.images[keep], dataset.labels[keep])
-    return classifier_accuracy(D, torch.as_tensor(dataset.images), torch.as_tensor(dataset.labels))
+def _drop_real_fake_output(module, state_dict, prefix, *args) -> None:
+    for name in ("out.weight", "out.bias"):
+        state_dict.pop(prefix + name, None)

@@ -11,32 +11,24 @@ so it reads lower than a held-out baseline would). Both sets' features are cache
 
 For 2-D toy mixtures there are no features: the numbers are mode coverage (VEEGAN, PacGAN)."""
 
-import hashlib
-import json
-import math
-import weakref
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load, save
 
-from ganforge.errors import CheckpointError, DataError, GanforgeError
-from ganforge.families import Latent
-from ganforge.io import atomic_write_bytes, atomic_write_json, json_line
+from ganforge.errors import DataError, GanforgeError
+from ganforge.images import to_uint8
+from ganforge.io import atomic_write_bytes, json_line
 from ganforge.metrics.extractors import FeatureExtractor, get_extractor
 from ganforge.metrics.modes import mode_coverage_2d
 from ganforge.metrics.registry import compute_metrics
 from ganforge.metrics.reference import dataset_digest, load_reference, reference_key, reference_path, save_reference
 from ganforge.models.base import inference
+from ganforge.nn.latent import render_batches
 
 DEFAULT_METRICS = ("fid", "kid", "is", "pr")
 CLASSIFIERS_DIR = "classifiers"
-BEST_DIR = "best"
-BEST_WEIGHTS = "generator.safetensors"
-BEST_META = "best.json"
 
 
 # ---------------------------------------------------------------- extractors
@@ -61,20 +53,12 @@ def resolve_extractor(name: str, source: str, device="cpu", inception_weights=No
 
 # ---------------------------------------------------------------- samples
 
-def to_uint8(samples: torch.Tensor) -> torch.Tensor:
-    """Images in [-1, 1] -> uint8 [0, 255], rounded to nearest."""
-    return ((samples.float() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
-
-
-def _latent_batches(family, G, n: int, seed: int, device, batch_size: int):
-    """All n latents drawn at once from a generator seeded by `seed` (so the samples do not depend
-    on the batch size), then handed out in batches."""
+def _render(family, G, n: int, seed: int, device, batch_size: int):
+    """G's outputs for n latents drawn at once from a generator seeded by `seed` (so the samples
+    do not depend on the batch size), one batch at a time."""
     device = torch.device(device)
     latent = family.sample_latent(n, G.noise_dim, device, torch.Generator(device).manual_seed(seed))
-    for i in range(0, n, batch_size):
-        yield Latent(latent.z[i:i + batch_size],
-                     None if latent.labels is None else latent.labels[i:i + batch_size],
-                     {k: v[i:i + batch_size] for k, v in latent.codes.items()})
+    return render_batches(lambda chunk: family.generate(G, chunk), latent, batch_size)
 
 
 def generate_uint8(G, family, n: int, seed: int, device, image_size: int, batch_size: int = 256) -> torch.Tensor:
@@ -83,20 +67,20 @@ def generate_uint8(G, family, n: int, seed: int, device, image_size: int, batch_
     not touched). Images of another size (PGGAN mid-growth) are resized bilinearly."""
     parts = []
     with inference(G):
-        for latent in _latent_batches(family, G, n, seed, device, batch_size):
-            x = family.generate(G, latent).float()
+        for x in _render(family, G, n, seed, device, batch_size):
+            x = x.float()
             if x.shape[-1] != image_size or x.shape[-2] != image_size:
                 x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False,
                                   antialias=x.shape[-1] > image_size)
-            parts.append(to_uint8(x).cpu())
+            parts.append(to_uint8(x))
     return torch.cat(parts)
 
 
 def generate_points(G, family, n: int, seed: int, device, batch_size: int = 4096) -> np.ndarray:
     """n generated 2-D points (float64) from G in eval mode, seeded like generate_uint8."""
     with inference(G):
-        return np.concatenate([family.generate(G, latent).double().cpu().numpy()
-                               for latent in _latent_batches(family, G, n, seed, device, batch_size)])
+        return np.concatenate([x.double().cpu().numpy()
+                               for x in _render(family, G, n, seed, device, batch_size)])
 
 
 # ---------------------------------------------------------------- the real side
@@ -200,79 +184,3 @@ def append_jsonl(path: Path, record: dict) -> None:
     if previous and not previous.endswith("\n"):
         previous += "\n"
     atomic_write_bytes(path, (previous + json_line(record) + "\n").encode())
-
-
-# ---------------------------------------------------------------- during training
-
-_EXTRACTORS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def evaluate_during_training(trainer) -> dict:
-    """train.eval_every: evaluate the sampling generator (EMA when kept) with cfg.eval's metrics,
-    extractor and n; returns {"eval/<metric>": value, ..., "eval/extractor": name} and, when FID
-    improves on RUN/best/best.json, copies the generator's weights to RUN/best/. Runs on rank 0
-    only, with its own seeded noise and the global RNG state restored, so a resumed run continues
-    exactly as an uninterrupted one."""
-    if not trainer.rt.is_main:
-        return {}
-    cfg, device = trainer.cfg, trainer.rt.device
-    devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        extractor = None
-        if not hasattr(trainer.dataset, "points"):
-            extractor = _EXTRACTORS.get(trainer)
-            if extractor is None:
-                extractor = resolve_extractor(cfg.eval.extractor, cfg.data.source, device)
-                _EXTRACTORS[trainer] = extractor
-        result = evaluate_model(trainer.sampling_generator, trainer.family, device, trainer.dataset, extractor,
-                                cfg.eval.metrics, cfg.eval.n, seed=cfg.train.seed, source=cfg.data.source)
-    record = {f"eval/{k}": v for k, v in result.items() if k not in ("baseline", "seed")}
-    record.update({f"eval/baseline_{k}": v for k, v in result.get("baseline", {}).items()})
-    if "fid" in result:
-        record["eval/best_fid"] = _keep_best(trainer, result)
-    return record
-
-
-def _keep_best(trainer, result: dict) -> float:
-    """Write RUN/best/ when this FID beats the recorded best (measured with the same extractor
-    and n); returns the best FID so far. Weights go first, the JSON naming them last."""
-    folder = Path(trainer.run_dir) / BEST_DIR
-    meta_path = folder / BEST_META
-    best = None
-    if meta_path.is_file():
-        try:
-            best = json.loads(meta_path.read_text())
-        except (OSError, ValueError):
-            best = None
-    comparable = (best is not None and best.get("extractor") == result["extractor"]
-                  and best.get("n") == result["n"] and isinstance(best.get("fid"), (int, float)))
-    fid = float(result["fid"])
-    if not math.isfinite(fid) or (comparable and fid >= best["fid"]):
-        return float(best["fid"]) if comparable else float("nan")
-    state = {k.replace("_orig_mod.", ""): v.detach().cpu().clone().contiguous()
-             for k, v in trainer.sampling_generator.state_dict().items()}
-    data = save(state)
-    atomic_write_bytes(folder / BEST_WEIGHTS, data)
-    atomic_write_json(meta_path, {"step": trainer.step, "images_seen": trainer.images_seen, "fid": fid,
-                                  "sha256": hashlib.sha256(data).hexdigest(),
-                                  "extractor": result["extractor"], "n": result["n"],
-                                  "ema": trainer.ema is not None, "weights": BEST_WEIGHTS})
-    return fid
-
-
-def load_best_generator(run_dir: Path) -> tuple[dict, Path, int]:
-    """What _keep_best wrote: the generator's weights (hash-checked), their file and the step
-    they were taken at."""
-    meta_path = Path(run_dir) / BEST_DIR / BEST_META
-    try:
-        meta = json.loads(meta_path.read_text())
-        path = meta_path.parent / Path(meta["weights"]).name
-        data = path.read_bytes()
-        if "sha256" in meta and hashlib.sha256(data).hexdigest() != meta["sha256"]:
-            raise CheckpointError(f"{path} does not match the hash in {meta_path}")
-        return load(data), path, int(meta["step"])
-    except FileNotFoundError:
-        raise CheckpointError(f"{run_dir} has no best generator: train with train.eval_every > 0 "
-                              "and an FID metric to keep one") from None
-    except (OSError, ValueError, KeyError, TypeError, SafetensorError) as e:
-        raise CheckpointError(f"{meta_path.parent} cannot be loaded: {e}") from None

@@ -100,16 +100,11 @@ def _check_attention(resolution: int, available: list[int], what: str) -> None:
 
 # ---------------------------------------------------------------- generator
 
-class _BatchNorm(nn.BatchNorm2d):
-    """Plain BatchNorm with learned gain and bias, for an unconditional, non-hierarchical G."""
-
-    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        return super().forward(x)
-
-
 def _norm(channels: int, cond_dim: int, spectral_norm: bool) -> nn.Module:
+    """Conditional BatchNorm; plain BatchNorm (learned gain and bias) for an unconditional,
+    non-hierarchical G, which has no condition vector."""
     if cond_dim == 0:
-        return _BatchNorm(channels)
+        return nn.BatchNorm2d(channels)
     return ConditionalBatchNorm2d(channels, cond_dim, spectral_norm=spectral_norm)
 
 
@@ -123,10 +118,14 @@ class GBlock(nn.Module):
         self.bn2 = _norm(out_channels, cond_dim, spectral_norm)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
         self.shortcut = nn.Conv2d(in_channels, out_channels, 1)
+        self.conditional = cond_dim > 0
+
+    def _normalize(self, bn: nn.Module, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        return bn(x, cond) if self.conditional else bn(x)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
-        h = F.interpolate(F.relu(self.bn1(x, cond)), scale_factor=2, mode="nearest")
-        h = self.conv2(F.relu(self.bn2(self.conv1(h), cond)))
+        h = F.interpolate(F.relu(self._normalize(self.bn1, x, cond)), scale_factor=2, mode="nearest")
+        h = self.conv2(F.relu(self._normalize(self.bn2, self.conv1(h), cond)))
         # A 1x1 conv commutes with nearest upsampling: convolving first is the same, 4x cheaper.
         return h + F.interpolate(self.shortcut(x), scale_factor=2, mode="nearest")
 

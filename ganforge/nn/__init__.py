@@ -4,7 +4,7 @@ latent sampling and interpolation, orthogonal regularization, weight averaging."
 from ganforge.nn.attention import SelfAttention
 from ganforge.nn.ema import ExponentialMovingAverage, ema_decay_from_half_life
 from ganforge.nn.equalized import EqualizedConv2d, EqualizedLinear
-from ganforge.nn.latent import lerp, slerp, truncated_normal
+from ganforge.nn.latent import Latent, lerp, render_batches, slerp, truncated_normal
 from ganforge.nn.norms import ConditionalBatchNorm2d, MinibatchStddev, PixelNorm
 from ganforge.nn.orthogonal import orthogonal_init_, orthogonal_regularization
 from ganforge.nn.spectral import largest_singular_value, refresh_power_iteration, spectral_norm_all, weight_matrix
@@ -14,6 +14,7 @@ __all__ = [
     "EqualizedConv2d",
     "EqualizedLinear",
     "ExponentialMovingAverage",
+    "Latent",
     "MinibatchStddev",
     "PixelNorm",
     "SelfAttention",
@@ -23,6 +24,7 @@ __all__ = [
     "orthogonal_init_",
     "orthogonal_regularization",
     "refresh_power_iteration",
+    "render_batches",
     "slerp",
     "spectral_norm_all",
     "truncated_normal",

@@ -1,8 +1,39 @@
-"""Latent sampling and interpolation: BigGAN's truncation trick, lerp and slerp."""
+"""Latents: what G consumes for one batch (Latent), rendering them in batches, BigGAN's
+truncation trick, lerp and slerp."""
+from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 import torch
+
+
+@dataclass
+class Latent:
+    """Everything G consumes for one batch. `labels` are drawn for conditional models; `codes`
+    are extra latent codes a family appends to z (InfoGAN)."""
+    z: torch.Tensor
+    labels: torch.Tensor | None = None
+    codes: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return self.z.shape[0]
+
+    def slice(self, start: int, stop: int) -> "Latent":
+        return Latent(self.z[start:stop], None if self.labels is None else self.labels[start:stop],
+                      {k: v[start:stop] for k, v in self.codes.items()})
+
+    def batches(self, batch_size: int) -> Iterator["Latent"]:
+        for i in range(0, len(self), batch_size):
+            yield self.slice(i, i + batch_size)
+
+
+def render_batches(generate: Callable[[Latent], torch.Tensor], latent: Latent,
+                   batch_size: int) -> Iterator[torch.Tensor]:
+    """generate(chunk) for consecutive chunks of `latent` (e.g. a family's generate bound to G):
+    the one place that cuts a large set of latents into batches for a generator."""
+    for chunk in latent.batches(batch_size):
+        yield generate(chunk)
 
 
 def truncated_normal(

@@ -5,10 +5,14 @@ need the precision of the double backward pass.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import torch
 from torch import nn
 
 Tensor = torch.Tensor
+Critic = Callable[[Tensor, "Tensor | None"], Tensor]  # D's real/fake logit of (x, labels)
 
 
 def _input_grad(D: nn.Module, x: Tensor, labels: Tensor | None) -> tuple[Tensor, Tensor]:
@@ -30,7 +34,7 @@ def gradient_penalty(D: nn.Module, reals: Tensor, fakes: Tensor, labels: Tensor 
     return ((grad.norm(2, dim=1) - target) ** 2).mean()
 
 
-def r1_penalty(D: nn.Module, reals: Tensor, labels: Tensor | None = None) -> Tensor:
+def r1_penalty(D: nn.Module | Critic, reals: Tensor, labels: Tensor | None = None) -> Tensor:
     """Mescheder et al. 2018: E[||grad D(x)||^2] on real data (multiply by gamma / 2)."""
     _, grad = _input_grad(D, reals, labels)
     return grad.pow(2).sum(1).mean()
@@ -46,3 +50,23 @@ def clip_weights_(module: nn.Module, bound: float) -> None:
     """Arjovsky et al. 2017: clamp every critic parameter to [-bound, bound] after each step."""
     for p in module.parameters():
         p.clamp_(-bound, bound)
+
+
+@dataclass(frozen=True)
+class LazyRegularizer:
+    """A penalty on D that runs as its own optimiser step every `interval` training steps, with
+    its weight multiplied by `interval` so its average strength stays `weight` (StyleGAN2's lazy
+    regularization, Karras et al. 2020). `penalty(critic, reals, labels)` gets D's real/fake logit
+    as a function of (x, labels) and the real batch of the step's last D update."""
+    name: str
+    weight: float
+    interval: int
+    penalty: Callable[[Critic, Tensor, "Tensor | None"], Tensor]
+
+    def due(self, step: int) -> bool:
+        return step % self.interval == 0
+
+    def loss(self, critic: Critic, reals: Tensor, labels: Tensor | None) -> tuple[Tensor, Tensor]:
+        """(the weighted loss to back-propagate, the bare penalty for the log)."""
+        value = self.penalty(critic, reals, labels)
+        return self.weight * self.interval * value, value.detach()

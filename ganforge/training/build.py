@@ -1,6 +1,7 @@
 """Build a run's family, generator and discriminator from its config and its data's shape."""
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import torch
@@ -43,6 +44,5 @@ def build_components(cfg: Config, data_shape: tuple[int, ...], num_classes: int,
 
 
 def _default(cls, name: str):
-    import inspect
     p = inspect.signature(cls).parameters.get(name)
     return None if p is None or p.default is inspect.Parameter.empty else p.default

@@ -29,9 +29,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..errors import CheckpointError, GanforgeError
+from ..run import checkpoints_dir
 from ..io import atomic_write_json, fsync_dir, load_error_reason, sha256_file
 
-CKPT_DIR = "checkpoints"
 _NAME = re.compile(r"^step-(\d{8})$")
 # A completed checkpoint moved aside while the same step is re-saved (see save_checkpoint).
 _SET_ASIDE = re.compile(r"^\.old-step-(\d{8})-\d+$")
@@ -44,7 +44,7 @@ def checkpoint_dirs(run_dir: Path) -> list[Path]:
 
     A checkpoint set aside by a re-save that was killed before its replacement was renamed into
     place counts too, so no completed step is ever lost."""
-    root = Path(run_dir) / CKPT_DIR
+    root = checkpoints_dir(run_dir)
     if not root.is_dir():
         return []
     found: dict[int, Path] = {}
@@ -91,7 +91,7 @@ def split_modules(tensors: dict[str, torch.Tensor]) -> dict[str, dict[str, torch
 
 def save_checkpoint(run_dir: Path, step: int, modules: dict[str, torch.nn.Module | None],
                     state: dict, meta: dict, keep: int = 3) -> Path:
-    root = Path(run_dir) / CKPT_DIR
+    root = checkpoints_dir(run_dir)
     final = root / f"step-{step:08d}"
     tmp = root / f".tmp-step-{step:08d}-{os.getpid()}"
     old = root / f".old-step-{step:08d}-{os.getpid()}"
@@ -213,11 +213,11 @@ def load_latest(run_dir: Path, with_state: bool = True) -> tuple[dict, dict, dic
     """The newest checkpoint that verifies; older ones are tried with a warning."""
     dirs = checkpoint_dirs(run_dir)
     if not dirs:
-        raise CheckpointError(f"no checkpoint in {Path(run_dir) / CKPT_DIR}")
+        raise CheckpointError(f"no checkpoint in {checkpoints_dir(run_dir)}")
     for path in reversed(dirs):
         try:
             tensors, state, meta = load_checkpoint(path, with_state)
             return tensors, state, meta, path
         except CheckpointError as e:
             warnings.warn(f"skipping checkpoint: {e}; trying the previous one")
-    raise CheckpointError(f"no readable checkpoint in {Path(run_dir) / CKPT_DIR}")
+    raise CheckpointError(f"no readable checkpoint in {checkpoints_dir(run_dir)}")

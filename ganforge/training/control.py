@@ -1,6 +1,8 @@
 """The narrow view of a running trainer that a family's schedule may act on."""
 from __future__ import annotations
 
+from .. import run
+
 
 class TrainingControl:
     def __init__(self, trainer):
@@ -29,10 +31,7 @@ class TrainingControl:
         """Multiply both learning rates by `factor` from now on (BEGAN halves them when its
         convergence measure stalls); the scale is saved in checkpoints."""
         t = self._t
-        t.lr_scale *= factor
-        for opt, which in ((t.opt_g, "g"), (t.opt_d, "d")):
-            for group in opt.param_groups:
-                group["lr"] = t._lr(which)
+        t.scale_lr(factor)
         t.log.write({"step": t.step, "event": "lr_scale", "lr_scale": t.lr_scale})
 
     def training_data(self):
@@ -49,3 +48,14 @@ class TrainingControl:
     def sampling_generator(self):
         """G as used for samples: the EMA copy when the run keeps one."""
         return self._t.sampling_generator
+
+    def save_generator_snapshot(self, stage: int, resolution: int) -> None:
+        """Keep the sampling generator as it is now as the snapshot of growth `stage` (PGGAN's
+        end-of-stage pictures for the growth sheet); only the main process writes."""
+        run_dir, G = self.run_dir, self.sampling_generator
+        if run_dir is None or G is None:
+            return
+        state = {k: v.detach().cpu().contiguous().clone() for k, v in G.state_dict().items()}
+        meta = {"stage": str(stage), "resolution": str(resolution),
+                "images_seen": str(self.images_seen), "step": str(self.step)}
+        run.write_growth_snapshot(run_dir, stage, state, meta)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import torch
 
-from ..io import json_line
+from ..errors import GanforgeError
+from ..io import atomic_write_text, json_line
 
 
 class StatsAccumulator:
@@ -53,7 +54,6 @@ class MetricsLog:
                 f.write(line + "\n")
                 f.flush()
         except OSError as e:
-            from ..errors import GanforgeError
             raise GanforgeError(f"cannot append to {self.path}: {e.strerror or e}") from None
 
     def truncate_after(self, step: int) -> None:
@@ -67,7 +67,6 @@ class MetricsLog:
                     kept.append(line)
             except json.JSONDecodeError:
                 continue  # a line cut by a crash
-        from ..io import atomic_write_text
         atomic_write_text(self.path, "".join(l + "\n" for l in kept))
 
 

@@ -151,6 +151,25 @@ class GradientSync:
         return [id(p) for p in params] == [id(p) for p in self.params]
 
 
+# ---------------------------------------------------------------- synchronised BatchNorm
+
+_PLAIN_BATCHNORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+
+
+def sync_batchnorms(module: nn.Module) -> nn.Module:
+    """train.sync_bn: every plain BatchNorm (exactly torch's classes) becomes a SyncBatchNorm with
+    the same parameters and statistics. Any other module keeps its class and has its children
+    converted: BigGAN's conditional BatchNorm stays callable as bn(x, cond) and its inner plain
+    BatchNorm is synchronised. Returns the module, or its replacement when it is itself one."""
+    if type(module) in _PLAIN_BATCHNORMS:
+        return nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    for name, child in module.named_children():
+        converted = sync_batchnorms(child)
+        if converted is not child:
+            module.add_module(name, converted)
+    return module
+
+
 # ---------------------------------------------------------------- torch.compile
 
 def compile_modules(modules: list[nn.Module], device: torch.device) -> bool:

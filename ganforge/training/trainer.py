@@ -2,6 +2,7 @@
 the trainer owns data, optimisers, precision, EMA, sample grids, checkpoints and the log."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -14,22 +15,25 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from .. import run
 from ..collectives import mean_over_processes
-from ..config import Config, from_dict
-from ..data import load_dataset
-from ..data.batches import FolderStream, InMemoryBatches, StreamingBatches, open_folder_stream
+from ..config import Config
+from ..data.batches import FolderStream, InMemoryBatches, StreamingBatches
 from ..errors import CheckpointError, ConfigError, GanforgeError
+from ..families import Family
 from ..images import grid_image, save_png
-from ..io import atomic_write_json, atomic_write_text
+from ..io import atomic_write_text
 from ..models.base import inference
 from ..nn.ema import ExponentialMovingAverage, ema_decay_from_half_life
+from ..objectives.regularizers import LazyRegularizer
 from . import checkpoint as ckpt
 from .build import build_components
 from .control import TrainingControl
+from .evaluation import PeriodicEvaluation
 from .logbook import MetricsLog, StatsAccumulator
-from .runtime import GradientSync, compile_modules, resolve_runtime
+from .phases import Phase, build_phases
+from .runtime import Runtime, compile_modules, resolve_runtime, sync_batchnorms
 
-CONFIG_FILE = "config.json"
 # Debugging DDP: every rank writes DIR/rank-<r>.json at the end of train() with a hash of its
 # weights and the dataset indices it consumed (see tests/scale/test_ddp.py).
 RANK_DUMP_ENV = "GANFORGE_DEBUG_RANK_DUMP"
@@ -38,21 +42,48 @@ RANK_DUMP_ENV = "GANFORGE_DEBUG_RANK_DUMP"
 class Trainer:
     def __init__(self, cfg: Config, run_dir: Path, resume: bool = False):
         self.cfg, self.run_dir = cfg, Path(run_dir)
-        t, rt = cfg.train, resolve_runtime(cfg.train.device, cfg.train.precision, cfg.train.threads)
-        self.rt = rt
+        self.rt = self._runtime()
+        self.dataset = run.training_data(cfg)
+        self.data_shape, self.num_classes = _sample_shape(self.dataset), self.dataset.num_classes
+        self.family, self.G, self.D = self._models()
+        self.ema = ExponentialMovingAverage(self.G) if cfg.train.ema else None  # before compiling G
+        if cfg.train.compile:
+            compile_modules([self.G, self.D], self.rt.device)
+        self.phases = build_phases(cfg, self.family, self.G, self.D, self.rt)
+        self.regularizers = self.family.regularizers()
+        # Parameters that train at all; each phase turns on only its own (see _train_only).
+        self._trainable = [p for m in (self.G, self.D) for p in m.parameters() if p.requires_grad]
+        self._grads_for: Phase | None = None  # None: every trainable parameter, as built
+        self.batches = self._batches()
+        # One noise stream per rank, seeded, saved in checkpoints: resume continues it exactly.
+        self.noise = torch.Generator(self.rt.device).manual_seed(cfg.train.seed * 7919 + 1 + self.rt.rank)
+        self.fixed = self._grid_latent()
+        self.step, self.images_seen = 0, 0
+        self.lr_scale, self.rollbacks = 1.0, 0  # lowered by divergence rollbacks
+        self.control = TrainingControl(self)
+        self.log = MetricsLog(run.metrics_path(self.run_dir), self.rt.is_main)
+        self.evaluation = PeriodicEvaluation(cfg, self.run_dir, self.rt.device)
+        if resume:
+            self._restore()
+        elif self.rt.is_main:
+            self._write_run_files()
+        self.start_step = self.step
+
+    # ------------------------------------------------------------------ set-up steps
+    def _runtime(self) -> Runtime:
+        t = self.cfg.train
+        rt = resolve_runtime(t.device, t.precision, t.threads)
         if t.sync_bn and rt.distributed and rt.device.type != "cuda":
             raise ConfigError("train.sync_bn needs CUDA devices: torch's SyncBatchNorm does not run on the CPU")
-        stream = None if cfg.data.in_memory else open_folder_stream(
-            cfg.data.source, cfg.data.image_size, cfg.data.channels)
-        self.dataset = stream if stream is not None else load_dataset(
-            cfg.data.source, image_size=cfg.data.image_size, channels=cfg.data.channels,
-            skip_bad=cfg.data.skip_bad, seed=t.seed, toy_samples=cfg.data.toy_samples)
-        data, labels, self.data_shape = _tensors(self.dataset)
-        self.num_classes = self.dataset.num_classes
-        parts = build_components(cfg, self.data_shape, self.num_classes, t.seed)
+        return rt
+
+    def _models(self) -> tuple[Family, nn.Module, nn.Module]:
+        """The family, G and D built from the config (seeded), placed on the device."""
+        t, rt = self.cfg.train, self.rt
+        parts = build_components(self.cfg, self.data_shape, self.num_classes, t.seed)
         G, D = parts.G, parts.D
         if t.sync_bn and rt.distributed:
-            G, D = nn.SyncBatchNorm.convert_sync_batchnorm(G), nn.SyncBatchNorm.convert_sync_batchnorm(D)
+            G, D = sync_batchnorms(G), sync_batchnorms(D)
         if rt.rank > 0:  # initialisation is shared; dropout and other global draws are per rank
             torch.manual_seed(t.seed * 7919 + rt.rank)
         # channels_last: the layout oneDNN (CPU) and tensor-core kernels (GPU) convolve fastest.
@@ -61,52 +92,42 @@ class Trainer:
             module.to(rt.device)
             if self.channels_last:
                 module.to(memory_format=torch.channels_last)
-        self.family, self.G, self.D = parts.family, G, D
         if t.precision != "fp32":
             # Autocast leaves D's logits in bf16/fp16 on the CPU; the adversarial losses that
             # families compute from D(x) then run in full precision.
             D.register_forward_hook(_full_precision_output)
-        self.ema = ExponentialMovingAverage(self.G) if t.ema else None  # before compiling G
-        if t.compile:
-            compile_modules([self.G, self.D], rt.device)
-        self.opt_g = _optimizer(cfg, self.family.g_parameters(self.G, self.D), cfg.optim.g_lr)
-        self.opt_d = _optimizer(cfg, self.family.d_parameters(self.G, self.D), cfg.optim.d_lr)
-        self.sync_g, self.sync_d = GradientSync(_params(self.opt_g), rt), GradientSync(_params(self.opt_d), rt)
-        # Parameters that train at all; each phase turns on only its own (see _train_only).
-        self._trainable = [p for m in (self.G, self.D) for p in m.parameters() if p.requires_grad]
-        self._training = "all"
-        self.scaler_g, self.scaler_d = rt.grad_scaler(), rt.grad_scaler()
-        if stream is None:
-            self.batches = InMemoryBatches(data, labels, t.batch_size, t.seed, rt.device, rt.rank,
-                                           rt.world_size)
+        return parts.family, G, D
+
+    def _batches(self):
+        t, rt = self.cfg.train, self.rt
+        if isinstance(self.dataset, FolderStream):
+            batches = StreamingBatches(self.dataset, t.batch_size, t.seed, rt.device, rt.rank,
+                                       rt.world_size, self.cfg.data.workers, self.cfg.data.skip_bad)
         else:
-            self.batches = StreamingBatches(stream, t.batch_size, t.seed, rt.device, rt.rank,
-                                            rt.world_size, cfg.data.workers, cfg.data.skip_bad)
+            data, labels = _in_memory(self.dataset)
+            batches = InMemoryBatches(data, labels, t.batch_size, t.seed, rt.device, rt.rank, rt.world_size)
         self.rank_dump = os.environ.get(RANK_DUMP_ENV)
         if self.rank_dump:
-            self.batches.consumed = []
-        # One noise stream per rank, seeded, saved in checkpoints: resume continues it exactly.
-        self.noise = torch.Generator(rt.device).manual_seed(t.seed * 7919 + 1 + rt.rank)
+            batches.consumed = []
+        return batches
+
+    def _grid_latent(self):
+        """The fixed latents of the sample grids (conditional models: one class per row)."""
+        t, device = self.cfg.train, self.rt.device
         grid_n = min(t.grid_size, 256)
         if self._conditional_grid() and grid_n >= self.num_classes:
             grid_n -= grid_n % self.num_classes  # full rows only: one class per row
-        self.fixed = self.family.sample_latent(
-            grid_n, self.G.noise_dim, rt.device, torch.Generator(rt.device).manual_seed(t.seed + 12345),
-            labels=self._grid_labels(grid_n))
-        self.step, self.images_seen = 0, 0
-        self.lr_scale, self.rollbacks = 1.0, 0  # lowered by divergence rollbacks
-        self.control = TrainingControl(self)
-        self.log = MetricsLog(self.run_dir / "metrics.jsonl", rt.is_main)
-        if resume:
-            self._restore()
-        elif rt.is_main:
-            atomic_write_text(self.run_dir / CONFIG_FILE, cfg.to_json())
-            atomic_write_json(self.run_dir / "data.json", {
-                "source": cfg.data.source, "samples": len(self.dataset),
-                "shape": list(self.data_shape), "num_classes": self.num_classes,
-                "skipped": int(getattr(self.dataset, "skipped", 0)),
-                "streamed": stream is not None, "processes": rt.world_size})
-        self.start_step = self.step
+        return self.family.sample_latent(grid_n, self.G.noise_dim, device,
+                                         torch.Generator(device).manual_seed(t.seed + 12345),
+                                         labels=self._grid_labels(grid_n))
+
+    def _write_run_files(self) -> None:
+        run.write_config(self.run_dir, self.cfg)
+        run.write_data_summary(self.run_dir, {
+            "source": self.cfg.data.source, "samples": len(self.dataset),
+            "shape": list(self.data_shape), "num_classes": self.num_classes,
+            "skipped": int(getattr(self.dataset, "skipped", 0)),
+            "streamed": isinstance(self.dataset, FolderStream), "processes": self.rt.world_size})
 
     # ------------------------------------------------------------------ the loop
     def train(self, until: int | None = None) -> Path:
@@ -149,76 +170,103 @@ class Trainer:
                 self.save()
             bar.update(1)
         bar.close()
-        self._train_only("all")
+        self._train_only(None)
         if self.rank_dump:
             self._write_rank_dump(Path(self.rank_dump))
         return self.run_dir
 
     def _train_step(self, stats: StatsAccumulator) -> None:
-        """One generator update and the discriminator updates before it. Each optimiser's loss
-        runs as one GradientSync call (DDP's forward when distributed); nothing here waits for
-        the device: statistics stay tensors until a logging step reads them."""
-        fam, rt, G, D = self.family, self.rt, self.G, self.D
-        fam.before_step(self.control)
-        B, accumulate = self.batches.batch_size, self.cfg.train.accumulate
-        reuse = fam.reuses_fakes and accumulate == 1
-        kept = None  # (latent, fakes) from the D step, reused by the G step when allowed
-        for _ in range(fam.d_steps_at(self.step)):
-            self.opt_d.zero_grad(set_to_none=True)
-            for i in range(accumulate):
-                reals, labels = self._next_reals()
-                latent = fam.sample_latent(B, G.noise_dim, rt.device, self.noise)
-                with self.sync_d.micro_batch(last=i == accumulate - 1):
-                    with rt.autocast():
-                        if reuse:
-                            self._train_only("g")  # this forward's graph serves the G step
-                            fakes = fam.generate(G, latent)
-                            kept, d_fakes = (latent, fakes), fakes.detach()
-                        else:
-                            with torch.no_grad():
-                                d_fakes = fam.generate(G, latent)
-                        self._train_only("d")
-                        d_loss, d_stats = self.sync_d(fam.d_loss, D, reals, labels, d_fakes, latent,
-                                                      self.noise)
-                    _backward(d_loss / accumulate, self.scaler_d)
-                stats.add(d_stats)
-                self.images_seen += B * rt.world_size
-            _step(self.opt_d, self.scaler_d)
-            fam.after_d_step(D)
-        self._train_only("g")
-        self.opt_g.zero_grad(set_to_none=True)
-        for i in range(accumulate):
-            with self.sync_g.micro_batch(last=i == accumulate - 1):
+        """One generator update and what comes before it: the family's schedule, the D updates,
+        the regularizers due at this step. Each phase's loss runs as one GradientSync call (DDP's
+        forward when distributed); nothing here waits for the device: statistics stay tensors
+        until a logging step reads them."""
+        self.family.before_step(self.control)
+        kept = None  # (latent, fakes) of the last D update, reused by the G update when allowed
+        for _ in range(self.family.d_steps_at(self.step)):
+            kept = self._d_update(stats)
+            self.family.after_d_step(self.D)
+        for regularizer in self.regularizers:
+            if regularizer.due(self.step):
+                self._regularize(regularizer, stats)
+        self._g_update(stats, kept)
+        self._update_ema()
+
+    def _d_update(self, stats: StatsAccumulator):
+        phase, fam, rt, n = self.phases.D, self.family, self.rt, self.cfg.train.accumulate
+        B, reuse, kept = self.batches.batch_size, fam.reuses_fakes and n == 1, None
+        phase.zero_grad()
+        for i in range(n):
+            reals, labels = self._last_reals = self._next_reals()
+            latent = fam.sample_latent(B, self.G.noise_dim, rt.device, self.noise)
+            with phase.micro_batch(last=i == n - 1):
+                with rt.autocast():
+                    if reuse:
+                        self._train_only(self.phases.G)  # this forward's graph serves the G update
+                        fakes = fam.generate(self.G, latent)
+                        kept, d_fakes = (latent, fakes), fakes.detach()
+                    else:
+                        with torch.no_grad():
+                            d_fakes = fam.generate(self.G, latent)
+                    self._train_only(phase)
+                    loss, d_stats = phase.sync(fam.d_loss, self.D, reals, labels, d_fakes, latent, self.noise)
+                phase.backward(loss / n)
+            stats.add(d_stats)
+            self.images_seen += B * rt.world_size
+        phase.step()
+        return kept
+
+    def _regularize(self, regularizer: LazyRegularizer, stats: StatsAccumulator) -> None:
+        """A lazy regularizer's own update of D (StyleGAN2's "Dreg" phase), on the reals of the
+        last D update."""
+        phase, (reals, labels) = self.phases.D, self._last_reals
+        self._train_only(phase)
+        phase.zero_grad()
+        critic = functools.partial(self.family.critic, self.D)
+        with self.rt.autocast():
+            loss, value = phase.sync(regularizer.loss, critic, reals, labels)
+        phase.backward(loss)
+        phase.step()
+        stats.add({regularizer.name: value})
+
+    def _g_update(self, stats: StatsAccumulator, kept) -> None:
+        phase, fam, rt, n = self.phases.G, self.family, self.rt, self.cfg.train.accumulate
+        self._train_only(phase)
+        phase.zero_grad()
+        for i in range(n):
+            with phase.micro_batch(last=i == n - 1):
                 with rt.autocast():
                     if kept is not None:
                         latent, fakes = kept
-                        g_loss, g_stats = self.sync_g(fam.g_loss, D, fakes, latent)
+                        loss, g_stats = phase.sync(fam.g_loss, self.D, fakes, latent)
                     else:
-                        latent = fam.sample_latent(B, G.noise_dim, rt.device, self.noise)
-                        g_loss, g_stats = self.sync_g(self._fresh_g_loss, latent)
-                _backward(g_loss / accumulate, self.scaler_g)
+                        latent = fam.sample_latent(self.batches.batch_size, self.G.noise_dim, rt.device,
+                                                   self.noise)
+                        loss, g_stats = phase.sync(self._fresh_g_loss, latent)
+                phase.backward(loss / n)
             stats.add(g_stats)
-        _step(self.opt_g, self.scaler_g)
-        if self.ema is not None:
-            t = self.cfg.train
-            decay = 0.0 if self.step < t.ema_start_step else ema_decay_from_half_life(
-                B * accumulate * rt.world_size, t.ema_half_life_kimg * 1000)
-            self.ema.update(G, decay)
+        phase.step()
 
-    def _train_only(self, phase: str) -> None:
-        """Only the parameters of `phase`'s optimiser record gradients from here on (as in
-        StyleGAN2-ADA): the G step's backward passes through D without computing D's weight
-        gradients, which nothing would use, and no phase's backward touches parameters only the
-        other phase updates (under DDP that would count as their gradient accumulation)."""
-        if phase == self._training:
+    def _update_ema(self) -> None:
+        if self.ema is None:
             return
-        if phase == "all":  # between training calls: the models as they were built
-            own = {id(p) for p in self._trainable}
-        else:
-            own = {id(p) for p in _params(self.opt_g if phase == "g" else self.opt_d)}
+        t = self.cfg.train
+        images = self.batches.batch_size * t.accumulate * self.rt.world_size
+        decay = 0.0 if self.step < t.ema_start_step else ema_decay_from_half_life(
+            images, t.ema_half_life_kimg * 1000)
+        self.ema.update(self.G, decay)
+
+    def _train_only(self, phase: Phase | None) -> None:
+        """Only `phase`'s parameters (None: every trainable one, as built) record gradients from
+        here on (as in StyleGAN2-ADA): the G update's backward passes through D without computing
+        D's weight gradients, which nothing would use, and no phase's backward touches parameters
+        only another phase updates (under DDP that would count as their gradient accumulation).
+        Phases rebuilt by reset_optimizers are new objects, so their flags are set afresh."""
+        if phase is self._grads_for:
+            return
+        own = {id(p) for p in (self._trainable if phase is None else phase.params)}
         for p in self._trainable:
             p.requires_grad_(id(p) in own)
-        self._training = phase
+        self._grads_for = phase
 
     def _next_reals(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         reals, labels = self.batches.next()
@@ -234,17 +282,14 @@ class Trainer:
         self.batches.set_batch_size(n)
 
     def reset_optimizers(self) -> None:
-        self.opt_g = _optimizer(self.cfg, self.family.g_parameters(self.G, self.D), self._lr("g"))
-        self.opt_d = _optimizer(self.cfg, self.family.d_parameters(self.G, self.D), self._lr("d"))
-        if not self.sync_g.covers(_params(self.opt_g)):
-            self.sync_g = GradientSync(_params(self.opt_g), self.rt)
-        if not self.sync_d.covers(_params(self.opt_d)):
-            self.sync_d = GradientSync(_params(self.opt_d), self.rt)
-        self._training = "changed"  # the next _train_only call sets every flag afresh
+        """Fresh optimiser state for every phase (PGGAN at each new resolution)."""
+        self.phases = build_phases(self.cfg, self.family, self.G, self.D, self.rt, self.lr_scale,
+                                   previous=self.phases)
 
-    def _lr(self, which: str) -> float:
-        base = self.cfg.optim.g_lr if which == "g" else self.cfg.optim.d_lr
-        return base * self.lr_scale
+    def scale_lr(self, factor: float) -> None:
+        self.lr_scale *= factor
+        for phase in self.phases:
+            phase.set_lr_scale(self.lr_scale)
 
     # ------------------------------------------------------------------ outputs
     def _log(self, stats: StatsAccumulator, img_per_s: float) -> tuple[dict, list[str]]:
@@ -279,7 +324,7 @@ class Trainer:
         what = f"training diverged at step {self.step}: {', '.join(bad)} became NaN/Inf"
         can_roll = t.on_nan == "rollback" and self.rollbacks < t.max_rollbacks
         if not can_roll or not ckpt.checkpoint_dirs(self.run_dir):
-            hint = (f"; the last good checkpoint is in {self.run_dir / ckpt.CKPT_DIR}"
+            hint = (f"; the last good checkpoint is in {run.checkpoints_dir(self.run_dir)}"
                     if ckpt.checkpoint_dirs(self.run_dir) else "")
             if t.on_nan == "rollback" and self.rollbacks >= t.max_rollbacks:
                 hint += f" (gave up after {self.rollbacks} rollbacks)"
@@ -288,19 +333,20 @@ class Trainer:
         # current values so repeated rollbacks keep compounding.
         scale, count = self.lr_scale, self.rollbacks + 1
         self._restore()
-        self.lr_scale, self.rollbacks = scale * t.nan_lr_factor, count
-        for opt, which in ((self.opt_g, "g"), (self.opt_d, "d")):
-            for group in opt.param_groups:
-                group["lr"] = self._lr(which)
+        self.rollbacks, self.lr_scale = count, scale
+        self.scale_lr(t.nan_lr_factor)
         warnings.warn(f"{what}; rolled back to step {self.step} with learning rates x{self.lr_scale:g}")
         self.log.write({"step": self.step, "event": "rollback", "lr_scale": self.lr_scale})
 
-    def periodic_eval(self) -> None:
-        """train.eval_every: metrics in the log, the best checkpoint kept (see ganforge.metrics)."""
-        from ..metrics.evaluate import evaluate_during_training
-        record = evaluate_during_training(self)
-        if record and self.rt.is_main:
-            self.log.write({"step": self.step, **record})
+    def periodic_eval(self) -> dict:
+        """train.eval_every: metrics in the log (and returned), the best generator kept (see
+        training/evaluation.py). Rank 0 only; other ranks return {}."""
+        if not self.rt.is_main:
+            return {}
+        record = self.evaluation(self.sampling_generator, self.family, self.dataset, self.step,
+                                 self.images_seen, ema=self.ema is not None)
+        self.log.write({"step": self.step, **record})
+        return record
 
     @property
     def sampling_generator(self) -> torch.nn.Module:
@@ -311,9 +357,9 @@ class Trainer:
             samples = self.family.generate(G, self.fixed).float()
         nrow = self._grid_columns(len(samples)) if self._conditional_grid() else None
         grid = grid_image(samples, nrow=nrow, scale=2 if self.data_shape[-1] <= 32 else 1)
-        path = self.run_dir / "samples" / f"step-{self.step:08d}.png"
+        path = run.sample_grid_path(self.run_dir, self.step)
         save_png(grid, path)
-        save_png(grid, self.run_dir / "samples" / "latest.png")
+        save_png(grid, run.sample_grid_path(self.run_dir))
         return path
 
     def _conditional_grid(self) -> bool:
@@ -340,16 +386,13 @@ class Trainer:
         path = None
         if self.rt.is_main:
             state = {
-                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                **self.phases.G.state_dict(), **self.phases.D.state_dict(),
                 "batches": self.batches.state_dict(), **ranks[0],
                 "step": self.step, "images_seen": self.images_seen, "lr_scale": self.lr_scale,
                 "rollbacks": self.rollbacks,
             }
             if self.rt.distributed:
                 state["ranks"] = ranks
-            for name, scaler in (("scaler_g", self.scaler_g), ("scaler_d", self.scaler_d)):
-                if scaler is not None:
-                    state[name] = scaler.state_dict()
             meta = {"recipe": self.cfg.recipe, "images_seen": self.images_seen,
                     "data_shape": list(self.data_shape), "num_classes": self.num_classes,
                     "family": self.cfg.family["name"], "generator": self.cfg.generator["name"],
@@ -377,12 +420,9 @@ class Trainer:
             self.D.load_state_dict(tensors["D"])
             if self.ema is not None:
                 self.ema.module.load_state_dict(tensors.get("G_ema", tensors["G"]))
-            self.opt_g.load_state_dict(state["opt_g"])
-            self.opt_d.load_state_dict(state["opt_d"])
+            for phase in self.phases:
+                phase.load_state_dict(state)
             self.batches.load_state_dict(state["batches"])
-            for name, scaler in (("scaler_g", self.scaler_g), ("scaler_d", self.scaler_d)):
-                if scaler is not None and name in state:
-                    scaler.load_state_dict(state[name])
             self.step, self.images_seen = int(state["step"]), int(state["images_seen"])
             self._restore_rank_state(state, path)
             self.lr_scale = float(state.get("lr_scale", 1.0))
@@ -429,56 +469,20 @@ class Trainer:
         atomic_write_text(folder / f"rank-{self.rt.rank}.json", json.dumps(record))
 
 
-def _tensors(dataset) -> tuple[torch.Tensor | None, torch.Tensor | None, tuple[int, ...]]:
-    """(samples, labels, shape of one sample); a streamed folder has no tensors in memory."""
+def _sample_shape(dataset) -> tuple[int, ...]:
     if isinstance(dataset, FolderStream):
-        return None, None, (dataset.channels, dataset.image_size, dataset.image_size)
+        return (dataset.channels, dataset.image_size, dataset.image_size)
     if hasattr(dataset, "points"):
-        return dataset.points, dataset.labels, (dataset.points.shape[1],)
-    return dataset.images, dataset.labels, tuple(dataset.images.shape[1:])
+        return (dataset.points.shape[1],)
+    return tuple(dataset.images.shape[1:])
+
+
+def _in_memory(dataset) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(samples, labels) of an in-memory dataset: uint8 images or float points."""
+    return (dataset.points if hasattr(dataset, "points") else dataset.images), dataset.labels
 
 
 def _full_precision_output(module, inputs, output):
     if isinstance(output, torch.Tensor) and output.is_floating_point():
         return output.float()
     return output
-
-
-def _params(opt: torch.optim.Optimizer) -> list[nn.Parameter]:
-    return [p for group in opt.param_groups for p in group["params"]]
-
-
-def _backward(loss: torch.Tensor, scaler: torch.amp.GradScaler | None) -> None:
-    (scaler.scale(loss) if scaler is not None else loss).backward()
-
-
-def _step(opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None) -> None:
-    if scaler is None:
-        opt.step()
-    else:  # skips the step when fp16 gradients overflowed, then adapts the scale
-        scaler.step(opt)
-        scaler.update()
-
-
-def _optimizer(cfg: Config, params, lr: float) -> torch.optim.Optimizer:
-    o = cfg.optim
-    if o.name == "adam":
-        # fused: one kernel for all parameters on CPU and GPU; it also takes the fp16 gradient
-        # scaler's inf check inside the kernel instead of reading it back to the host.
-        return torch.optim.Adam(params, lr=lr, betas=tuple(o.betas), eps=o.eps, fused=True)
-    if o.name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, eps=o.eps, foreach=True)
-    raise ConfigError(f"optim.name must be adam or rmsprop, got '{o.name}'")
-
-
-def read_run_config(run_dir: Path) -> Config:
-    import json
-    path = Path(run_dir) / CONFIG_FILE
-    if not Path(run_dir).is_dir():
-        raise GanforgeError(f"run directory {run_dir} does not exist")
-    if not path.is_file():
-        raise CheckpointError(f"{run_dir} is not a ganforge run directory (no {CONFIG_FILE})")
-    try:
-        return from_dict(json.loads(path.read_text()))
-    except (ValueError, TypeError) as e:
-        raise CheckpointError(f"{path} is unreadable: {e}") from None

@@ -10,7 +10,8 @@ from torch.nn.utils import parametrize
 from ganforge.config import load_recipe
 from ganforge.errors import ConfigError
 from ganforge.families import FAMILIES, Latent
-from ganforge.families.biggan import BigGAN, standing_stats_
+from ganforge.explore.standing import standing_stats_
+from ganforge.families.biggan import BigGAN
 from ganforge.models.biggan import BigGANDiscriminator, BigGANGenerator
 from ganforge.nn import ema_decay_from_half_life
 from ganforge.training.build import validated_sections

@@ -105,8 +105,8 @@ def test_scale_lr_changes_both_optimisers_and_is_logged(tmp_path):
     trainer.control.scale_lr(0.5)
     trainer.control.scale_lr(0.5)
     assert trainer.lr_scale == 0.25
-    assert [g["lr"] for g in trainer.opt_g.param_groups] == [1e-4 * 0.25]
-    assert [g["lr"] for g in trainer.opt_d.param_groups] == [1e-4 * 0.25]
+    assert [g["lr"] for g in trainer.phases.G.opt.param_groups] == [1e-4 * 0.25]
+    assert [g["lr"] for g in trainer.phases.D.opt.param_groups] == [1e-4 * 0.25]
     events = [r for r in read_log(tmp_path) if r.get("event") == "lr_scale"]
     assert [e["lr_scale"] for e in events] == [0.5, 0.25]
 

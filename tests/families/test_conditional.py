@@ -9,7 +9,7 @@ from ganforge import api
 from ganforge.cli import main
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.families.base import Latent
-from ganforge.families.conditional import conditional_accuracy
+from ganforge.metrics.conditional import conditional_accuracy
 from tests.families.conftest import build, train
 
 

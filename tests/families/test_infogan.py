@@ -9,9 +9,12 @@ from PIL import Image
 from ganforge.cli import main
 from ganforge.config import resolve
 from ganforge.errors import ConfigError
-from ganforge.families.infogan import InfoGAN, code_sweep_latent
+from ganforge.explore.codes import code_sweep_latent
+from ganforge.families.infogan import InfoGAN
 from ganforge.objectives.information import gaussian_nll
-from ganforge.training.trainer import _optimizer
+from ganforge.training.phases import optimizer as _optimizer
+from ganforge.training.trainer import Trainer
+from tests.conftest import TINY_DCGAN
 from tests.families.conftest import build, train
 
 
@@ -55,17 +58,23 @@ def test_information_loss_by_hand():
          + 0.5 * math.log(2 * math.pi)).sum(1).mean())
 
 
-def test_q_head_is_in_both_optimisers_once_and_d_body_only_in_ds():
+def test_q_head_is_trained_by_ds_optimiser_only():
+    """As in the authors' code: Q's variables are D's; G's optimiser holds G alone."""
     family, G, D = build("infogan")
     g_ids = [id(p) for p in family.g_parameters(G, D)]
     d_ids = [id(p) for p in family.d_parameters(G, D)]
     q_ids = {id(p) for p in D.heads["q"].parameters()}
     assert len(g_ids) == len(set(g_ids)) and len(d_ids) == len(set(d_ids))
-    assert set(g_ids) == {id(p) for p in G.parameters()} | q_ids
-    assert set(d_ids) == {id(p) for p in D.parameters()}
-    cfg = resolve("infogan")
-    _optimizer(cfg, family.g_parameters(G, D), 1e-3)  # torch accepts both lists as built
-    _optimizer(cfg, family.d_parameters(G, D), 2e-4)
+    assert set(g_ids) == {id(p) for p in G.parameters()} and not q_ids & set(g_ids)
+    assert q_ids <= set(d_ids) and set(d_ids) == {id(p) for p in D.parameters()}
+
+
+def test_the_trainers_g_optimiser_holds_no_q_parameter(tmp_path):
+    trainer = Trainer(resolve("infogan", TINY_DCGAN), tmp_path)
+    q_ids = {id(p) for p in trainer.D.heads["q"].parameters()}
+    in_g = {id(p) for group in trainer.phases.G.opt.param_groups for p in group["params"]}
+    in_d = {id(p) for group in trainer.phases.D.opt.param_groups for p in group["params"]}
+    assert q_ids and not q_ids & in_g and q_ids <= in_d
 
 
 def test_information_term_trains_q_and_the_d_body_in_the_d_step():
@@ -89,7 +98,7 @@ def test_information_term_decreases_on_a_fixed_batch():
     latent = family.sample_latent(32, 16, torch.device("cpu"), torch.Generator().manual_seed(0))
     opt = _optimizer(cfg, family.g_parameters(G, D), 1e-3)
     values = []
-    for _ in range(8):  # the G step's optimiser (G and Q) on the information term alone
+    for _ in range(8):  # the G step's optimiser (G alone) on the information term alone
         opt.zero_grad()
         q = D.heads["q"](D.features(family.generate(G, latent)))
         loss, _ = family.information_loss(q, latent.codes)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy import stats
 
-from ganforge.nn import lerp, slerp, truncated_normal
+from ganforge.nn import Latent, lerp, render_batches, slerp, truncated_normal
 
 
 def _truncated_variance(t: float) -> float:
@@ -99,3 +99,14 @@ def test_slerp_near_parallel_and_opposite_endpoints_stay_finite():
     nearly = a.detach() + 1e-7 * torch.randn(4, 64)
     torch.testing.assert_close(slerp(a.detach(), nearly, 0.5), lerp(a.detach(), nearly, 0.5))
     assert torch.isfinite(slerp(a.detach(), -a.detach(), 0.3)).all()
+
+
+def test_latent_batches_cut_every_part_alike_and_render_in_order():
+
+    latent = Latent(torch.arange(10.0)[:, None], torch.arange(10), {"c": torch.arange(10) * 2})
+    parts = list(latent.batches(4))
+    assert [len(p) for p in parts] == [4, 4, 2]
+    assert parts[2].labels.tolist() == [8, 9] and parts[2].codes["c"].tolist() == [16, 18]
+    out = torch.cat(list(render_batches(lambda chunk: chunk.z * 3, latent, 3)))
+    assert torch.equal(out, latent.z * 3)
+    assert Latent(torch.zeros(3, 1)).slice(1, 3).labels is None

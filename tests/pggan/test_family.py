@@ -8,7 +8,9 @@ from safetensors.torch import load_file, safe_open
 from ganforge.config import resolve
 from ganforge.errors import ConfigError
 from ganforge.families import FAMILIES, Latent
-from ganforge.families.pggan import PGGAN, GrowthSchedule, Phase, snapshot_path
+from ganforge.families.pggan import PGGAN, GrowthSchedule, Phase
+from ganforge.run import growth_snapshot_path as snapshot_path
+from ganforge.training.control import TrainingControl
 from ganforge.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganforge.models.pggan import PGGANDiscriminator, PGGANGenerator
 from ganforge.objectives.regularizers import gradient_penalty
@@ -42,6 +44,9 @@ class FakeControl:
 
     def reset_optimizers(self):
         self.resets.append(self.images_seen)
+
+    # The trainer's own snapshot writer, reading this fake's run_dir, generator and counters.
+    save_generator_snapshot = TrainingControl.save_generator_snapshot
 
 
 def test_registered_with_the_paper_defaults():

@@ -12,7 +12,9 @@ from safetensors.torch import load_file
 
 from ganforge import api
 from ganforge.config import resolve
-from ganforge.families.pggan import PGGAN, growth_sheet, snapshot_path
+from ganforge.explore.growth import growth_sheet
+from ganforge.families.pggan import PGGAN
+from ganforge.run import growth_snapshot_path as snapshot_path
 from ganforge.images import to_uint8
 from ganforge.nn.ema import ema_decay_from_half_life
 from ganforge.training import checkpoint as ckpt
@@ -124,7 +126,7 @@ def test_growth_sheet_shows_one_latent_through_every_stage(tmp_path):
     run = _train(tmp_path, "sheet", TINY + ["train.steps=20"])
     snapshots = sorted(p.name for p in (run / "growth").iterdir())
     assert snapshots == ["stage-00.safetensors", "stage-01.safetensors"]
-    out = growth_sheet(run, tmp_path / "growth.png", seed=3, n=2)
+    out = growth_sheet(api.load(run), tmp_path / "growth.png", seed=3, n=2)
     sheet = torch.from_numpy(np.array(Image.open(out)))
     assert tuple(sheet.shape) == (2 * (2 * 18 + 2), 2 * (3 * 18 + 2))  # 2 latents x 3 stages, scale 2
     # Column 1, row 0 is the 8x8 snapshot's sample for the first latent, enlarged to 16x16.
@@ -140,5 +142,5 @@ def test_growth_sheet_shows_one_latent_through_every_stage(tmp_path):
 def test_growth_sheet_without_snapshots_warns_and_shows_the_newest_checkpoint(tmp_path):
     run = _train(tmp_path, "nosnap", TINY + ["train.steps=2"])
     with pytest.warns(UserWarning, match="no per-stage snapshots"):
-        out = growth_sheet(run, tmp_path / "g.png", n=2)
+        out = growth_sheet(api.load(run), tmp_path / "g.png", n=2)
     assert Image.open(out).size == (2 * (18 + 2), 2 * (2 * 18 + 2))

@@ -18,6 +18,7 @@ import torch
 
 from ganforge import api
 from ganforge.errors import CheckpointError
+from ganforge.run import checkpoints_dir
 from ganforge.training import checkpoint as ckpt
 
 from .tiny import log_records, steps_saved, train
@@ -71,7 +72,7 @@ def _kill_in(monkeypatch, target, name):
 
 
 def _hidden(run):
-    return sorted(p.name for p in (run / ckpt.CKPT_DIR).iterdir() if p.name.startswith("."))
+    return sorted(p.name for p in checkpoints_dir(run).iterdir() if p.name.startswith("."))
 
 
 def _seed_of(path):
@@ -145,7 +146,7 @@ def test_kill_while_re_saving_a_step_keeps_that_step(tmp_path, monkeypatch):
         _kill_at_pause(m, 4)  # the old step-4 folder is set aside, the new one not yet in place
         with pytest.raises(Killed):
             _save(run, 4, seed=5)
-    assert not (run / ckpt.CKPT_DIR / "step-00000004").exists()
+    assert not (checkpoints_dir(run) / "step-00000004").exists()
     assert steps_saved(run) == [2, 4]
     tensors, state, meta, path = ckpt.load_latest(run)
     assert meta["step"] == 4 and int(state["seed"]) == 1

@@ -18,6 +18,7 @@ import torch
 from ganforge import api, io
 from ganforge.cli import main
 from ganforge.errors import CheckpointError, GanforgeError
+from ganforge.run import checkpoints_dir
 from ganforge.training import checkpoint as ckpt
 from ganforge.training import logbook
 
@@ -93,11 +94,11 @@ def test_failed_checkpoint_write_is_one_clear_error_and_keeps_the_previous(tmp_p
         with pytest.raises(CheckpointError) as caught:
             _save(run, 6, seed=2)
     message = str(caught.value)
-    assert message.startswith(f"cannot write checkpoint step 6 in {run / ckpt.CKPT_DIR}: ")
+    assert message.startswith(f"cannot write checkpoint step 6 in {checkpoints_dir(run)}: ")
     assert reason in message and message.endswith("(the previous checkpoint is intact)")
     assert "\n" not in message
     assert steps_saved(run) == [2, 4]
-    assert [p.name for p in (run / ckpt.CKPT_DIR).iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in checkpoints_dir(run).iterdir() if p.name.startswith(".")] == []
     _, state, meta, _ = ckpt.load_latest(run)
     assert meta["step"] == 4 and int(state["seed"]) == 1
 
@@ -109,7 +110,7 @@ def test_failed_re_save_restores_the_step_it_was_replacing(tmp_path, monkeypatch
         _fail_final_rename(m)
         with pytest.raises(CheckpointError, match="previous checkpoint is intact"):
             _save(run, 4, seed=5)
-    assert [p.name for p in (run / ckpt.CKPT_DIR).iterdir()] == ["step-00000004"]
+    assert [p.name for p in checkpoints_dir(run).iterdir()] == ["step-00000004"]
     assert int(ckpt.load_latest(run)[1]["seed"]) == 1
 
 
@@ -184,12 +185,12 @@ def test_read_only_checkpoint_folder_through_the_trainer(tmp_path):
     if not _permission_bits_stop_writes(tmp_path):
         pytest.skip("this process may write into read-only folders (root); see the injected-error tests")
     run = train(tmp_path, "run", "train.steps=4")
-    os.chmod(run / ckpt.CKPT_DIR, 0o555)
+    os.chmod(checkpoints_dir(run), 0o555)
     try:
         with pytest.raises(CheckpointError, match="Permission denied.*previous checkpoint is intact"):
             api.resume(run, {"train": {"steps": 6}})
     finally:
-        os.chmod(run / ckpt.CKPT_DIR, 0o755)
+        os.chmod(checkpoints_dir(run), 0o755)
     assert steps_saved(run) == [2, 4]
 
 

@@ -22,6 +22,7 @@ from ganforge.cli import main
 from ganforge.data import load_dataset
 from ganforge.errors import CheckpointError, DataError
 from ganforge.metrics.inception import load_inception
+from ganforge.run import checkpoints_dir
 from ganforge.training import checkpoint as ckpt
 
 from .tiny import train
@@ -96,7 +97,7 @@ def test_resume_from_only_malicious_checkpoints_is_one_line_and_runs_nothing(run
         warnings.simplefilter("ignore")
         assert main(["train", "--resume", str(run)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"error: no readable checkpoint in {run / ckpt.CKPT_DIR}"
+    assert err == f"error: no readable checkpoint in {checkpoints_dir(run)}"
     assert not marker.exists()
     # Sampling reads only the safetensors weights, so the run stays usable for that.
     assert api.load(run).sample(2).shape == (2, 1, 16, 16) and not marker.exists()

@@ -13,6 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from ganforge.run import checkpoints_dir
 from ganforge.training import checkpoint as ckpt
 from tests.conftest import TINY_DCGAN
 
@@ -38,7 +39,7 @@ def dumps(folder: Path) -> list[dict]:
 
 
 def weights(run: Path, step: int) -> dict:
-    return load_file(str(run / ckpt.CKPT_DIR / f"step-{step:08d}" / ckpt.WEIGHTS))
+    return load_file(str(checkpoints_dir(run) / f"step-{step:08d}" / ckpt.WEIGHTS))
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +85,7 @@ def test_resume_under_torchrun_is_bitwise_exact(ddp_run):
     straight = tmp / "runs" / "dcgan-001"
     resumed = tmp / "resumed"
     shutil.copytree(straight, resumed)
-    shutil.rmtree(resumed / ckpt.CKPT_DIR / f"step-{STEPS:08d}")  # "interrupted" after step 2
+    shutil.rmtree(checkpoints_dir(resumed) / f"step-{STEPS:08d}")  # "interrupted" after step 2
     torchrun(["-m", "ganforge", "train", "--resume", str(resumed)], tmp, dump=tmp / "dump2")
     a, b = weights(straight, STEPS), weights(resumed, STEPS)
     assert a.keys() == b.keys()

@@ -227,7 +227,7 @@ def test_g_step_computes_no_discriminator_weight_gradients(tmp_path, tiny_dcgan)
     assert len(d_names) == len(list(trainer.D.parameters()))
     assert len(g_names) == len(list(trainer.G.parameters()))
     assert set(counts.values()) == {1}
-    trainer._train_only("all")
+    trainer._train_only(None)
     assert all(p.requires_grad for p in trainer._trainable)
 
 

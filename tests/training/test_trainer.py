@@ -9,6 +9,7 @@ from safetensors.torch import load_file
 from ganforge import api
 from ganforge.config import resolve
 from ganforge.errors import CheckpointError, GanforgeError
+from ganforge.run import checkpoints_dir
 from ganforge.training import checkpoint as ckpt
 
 
@@ -83,7 +84,7 @@ def test_checkpoint_write_is_atomic(tmp_path, tiny_dcgan, monkeypatch):
     with pytest.raises(CheckpointError, match="No space left on device.*previous checkpoint is intact"):
         ckpt.save_checkpoint(run, 99, {"G": torch.nn.Linear(2, 2)}, {}, {})
     assert ckpt.checkpoint_dirs(run) == before
-    assert not list((run / ckpt.CKPT_DIR).glob(".tmp-*"))
+    assert not list(checkpoints_dir(run).glob(".tmp-*"))
     ckpt.load_latest(run)  # still loads
 
 

@@ -6,24 +6,24 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import GanforgeError
+from ..errors import GanforgeError
 
 
 def _cmd_train(args) -> None:
-    from . import api
-    from .config import parse_set_args, resolve
+    from .. import api, run
+    from ..config import parse_set_args, resolve
     args.set = args.set + _runtime_sets(args)
     if args.resume:
         sets = parse_set_args(args.set)
         if args.data:
             raise GanforgeError("--data cannot change on --resume (the run keeps its dataset)")
-        run = api.resume(args.resume, sets, recipe=args.recipe)
+        run_dir = api.resume(args.resume, sets, recipe=args.recipe)
     else:
         cfg = resolve(args.recipe or "dcgan", args.set, args.data)
-        run = api.train(cfg, out=args.out, runs_root=args.runs)
+        run_dir = api.train(cfg, out=args.out, runs_root=args.runs)
     if int(os.environ.get("RANK", 0)) == 0:  # under torchrun, one process reports
-        print(f"run directory: {run}")
-        print(f"samples: {Path(run) / 'samples' / 'latest.png'}")
+        print(f"run directory: {run_dir}")
+        print(f"samples: {run.sample_grid_path(run_dir)}")
 
 
 def _runtime_sets(args) -> list[str]:
@@ -40,24 +40,24 @@ def _runtime_sets(args) -> list[str]:
 
 
 def _cmd_recipes(args) -> None:
-    from .config import recipe_names, recipe_table
+    from ..config import recipe_names, recipe_table
     for name in recipe_names():
         print(f"{name:<16} {recipe_table(name).get('description', '')}")
 
 
 def _cmd_sample(args) -> None:
-    from .api import load
-    from .sampling import write_samples
+    from ..api import load
+    from ..sampling import write_samples
     if args.show_growth:  # PGGAN: one fixed latent through every resolution stage
-        from .families.pggan import growth_sheet
-        print(f"wrote {growth_sheet(args.run, args.out, seed=args.seed, n=min(args.n, 16))}")
+        from ..explore.growth import growth_sheet
+        print(f"wrote {growth_sheet(load(args.run), args.out, seed=args.seed, n=min(args.n, 16))}")
         return
     g = load(args.run, device=args.device, best=args.best)
     if args.standing_stats:  # BigGAN's standing statistics for G's BatchNorms
-        from .families.biggan import standing_stats_
+        from ..explore.standing import standing_stats_
         standing_stats_(g.G, g.family, args.standing_stats, seed=args.seed, truncation=args.truncation)
     if args.vary_code:
-        from .sampling import write_code_sweep
+        from ..sampling import write_code_sweep
         if args.format != "png":
             raise GanforgeError("--vary-code writes a PNG grid (--format png)")
         print(f"wrote {write_code_sweep(g, args.vary_code, args.n, args.seed, args.out)}")
@@ -70,10 +70,10 @@ def _cmd_sample(args) -> None:
 
 def _cmd_truncation_sweep(args) -> None:
     import json
-    from .api import load
-    from .explore.truncation_sweep import (classifier_scorer, format_table, parse_thresholds,
+    from ..api import load
+    from ..explore.truncation_sweep import (classifier_scorer, format_table, parse_thresholds,
                                            plot_truncation_curve, real_images, truncation_sweep)
-    from .metrics import get_extractor
+    from ..metrics import get_extractor
     thresholds = parse_thresholds(args.values)
     g = load(args.run, device=args.device)
     name = args.extractor or g.cfg.eval.extractor
@@ -93,13 +93,12 @@ def _cmd_truncation_sweep(args) -> None:
 
 def _cmd_eval(args) -> None:
     from datetime import datetime, timezone
-    from .api import load
-    from .data import load_dataset
-    from .metrics.evaluate import append_jsonl, evaluate, format_table, resolve_extractor
+    from .. import run
+    from ..api import load
+    from ..metrics.evaluate import append_jsonl, evaluate, format_table, resolve_extractor
     g = load(args.run, device=args.device, best=args.best)
     d = g.cfg.data
-    dataset = load_dataset(d.source, image_size=d.image_size, channels=d.channels, skip_bad=d.skip_bad,
-                           seed=g.cfg.train.seed, toy_samples=d.toy_samples)
+    dataset = run.dataset(g.cfg)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     extractor = None if hasattr(dataset, "points") else resolve_extractor(
         args.extractor or g.cfg.eval.extractor, d.source, args.device, args.inception_weights)
@@ -109,14 +108,14 @@ def _cmd_eval(args) -> None:
     print(format_table(result))
     record = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "step": g.step,
               "generator": "best" if args.best else "latest", "data": d.source, **result}
-    append_jsonl(Path(args.run) / "eval.jsonl", record)
-    print(f"appended to {Path(args.run) / 'eval.jsonl'}")
+    append_jsonl(run.eval_log_path(args.run), record)
+    print(f"appended to {run.eval_log_path(args.run)}")
 
 
 def _cmd_classifier_train(args) -> None:
-    from .data import load_dataset
-    from .metrics.classifier import save_classifier, train_classifier
-    from .metrics.evaluate import default_classifier_dir
+    from ..data import load_dataset
+    from ..metrics.classifier import save_classifier, train_classifier
+    from ..metrics.evaluate import default_classifier_dir
     dataset = load_dataset(args.data, image_size=args.image_size, channels=args.channels, seed=args.seed)
     if not hasattr(dataset, "images"):
         raise GanforgeError(f"{args.data} is not an image dataset; the classifier needs labelled images")
@@ -213,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     ct.add_argument("--channels", type=int, default=0, help="0 keeps the source's channels")
     ct.set_defaults(func=_cmd_classifier_train)
 
-    from .explore.commands import register as register_explore
+    from .explore import register as register_explore
     register_explore(sub)  # interpolate, arithmetic, truncation, directions, nearest, explore
     return p
 

@@ -41,8 +41,8 @@ def _load(args):
 
 
 def _cmd_interpolate(args) -> None:
-    from .interpolation import interpolation_rows
-    from .sheets import write_sheet
+    from ..explore.interpolation import interpolation_rows
+    from ..explore.sheets import write_sheet
     g = _load(args)
     seeds = _ints(args.seeds, "--seeds")
     labels = _ints(args.labels, "--labels") if args.labels else None
@@ -54,9 +54,9 @@ def _cmd_interpolate(args) -> None:
 
 def _cmd_arithmetic(args) -> None:
     import torch
-    from .arithmetic import arithmetic, group_mean, jittered
-    from .points import render, seed_points
-    from .sheets import write_sheet
+    from ..explore.arithmetic import arithmetic, group_mean, jittered
+    from ..explore.points import render, seed_points
+    from ..explore.sheets import write_sheet
     g = _load(args)
     k = g.num_classes
     groups = [seed_points(g, _ints(s, f"--{n}"), truncation=args.truncation)
@@ -70,8 +70,8 @@ def _cmd_arithmetic(args) -> None:
 
 
 def _cmd_truncation(args) -> None:
-    from .points import render, seed_points
-    from .sheets import write_sheet
+    from ..explore.points import render, seed_points
+    from ..explore.sheets import write_sheet
     g = _load(args)
     values = _floats(args.values, "--values")
     seeds = list(range(args.seed, args.seed + args.n))
@@ -80,9 +80,9 @@ def _cmd_truncation(args) -> None:
 
 
 def _cmd_directions(args) -> None:
-    from .directions import (direction_rows, fit_attribute_direction, principal_directions,
+    from ..explore.directions import (direction_rows, fit_attribute_direction, principal_directions,
                              save_directions)
-    from .sheets import write_sheet
+    from ..explore.sheets import write_sheet
     if not args.attribute and not args.principal:
         raise GanforgeError("choose --attribute NAME and/or --principal K")
     g = _load(args)
@@ -109,8 +109,8 @@ def _cmd_directions(args) -> None:
 
 
 def _cmd_nearest(args) -> None:
-    from .nearest import memorization, run_training_data
-    from .sheets import write_sheet
+    from ..explore.nearest import memorization, run_training_data
+    from ..explore.sheets import write_sheet
     g = _load(args)
     report = memorization(g, run_training_data(g), n=args.n, k=args.k, held_out=args.held_out,
                           features=args.features, seed=args.seed)
@@ -122,8 +122,11 @@ def _cmd_nearest(args) -> None:
 
 
 def _cmd_explore(args) -> None:
-    from .server import serve
-    serve(args.runs, host=args.host, port=args.port, device=args.device)
+    from ..api import load
+    from ..explore.server import serve
+    if not args.runs:
+        raise GanforgeError("name at least one run directory to explore")
+    serve([load(path, device=args.device) for path in args.runs], host=args.host, port=args.port)
 
 
 def register(sub) -> None:

@@ -1,0 +1,195 @@
+"""The run directory's one owner: its layout, the saved config, the data summary, where
+checkpoints, sample grids, growth snapshots and directions go, the best generator, and the run's
+dataset rebuilt from its config. Every other module asks here instead of spelling a file name.
+
+    RUN/config.json              the whole Config, written once when the run starts
+    RUN/data.json                what the data turned out to be (samples, shape, classes, ...)
+    RUN/metrics.jsonl            the training log, one JSON record per line
+    RUN/eval.jsonl               `ganforge eval` results, appended
+    RUN/checkpoints/step-N/      full-state checkpoints (ganforge.training.checkpoint)
+    RUN/samples/step-N.png       sample grids, and latest.png
+    RUN/best/                    the generator with the lowest FID seen by train.eval_every
+    RUN/growth/stage-NN.*        PGGAN: the sampling generator at the end of each stage
+    RUN/directions/NAME.npz      latent directions saved by `ganforge explore`
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load, save
+
+from .config import Config, from_dict
+from .data import load_dataset
+from .data.batches import open_folder_stream
+from .errors import CheckpointError, GanforgeError
+from .io import atomic_write_bytes, atomic_write_json, atomic_write_text
+
+CONFIG_FILE = "config.json"
+DATA_FILE = "data.json"
+METRICS_FILE = "metrics.jsonl"
+EVAL_FILE = "eval.jsonl"
+CHECKPOINTS_DIR = "checkpoints"
+SAMPLES_DIR = "samples"
+BEST_DIR = "best"
+BEST_WEIGHTS = "generator.safetensors"
+BEST_META = "best.json"
+GROWTH_DIR = "growth"
+DIRECTIONS_DIR = "directions"
+
+
+# ---------------------------------------------------------------- layout
+
+def new_run_dir(root, recipe: str) -> Path:
+    """ROOT/<recipe>-001, -002, ... (the next free number), created."""
+    root = Path(root)
+    make_dir(root)
+    pattern = re.compile(rf"^{re.escape(recipe)}-(\d+)$")
+    taken = [int(m.group(1)) for p in root.iterdir() if (m := pattern.match(p.name))]
+    path = root / f"{recipe}-{max(taken, default=0) + 1:03d}"
+    make_dir(path)
+    return path
+
+
+def make_dir(path) -> None:
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise GanforgeError(f"cannot create run directory {path}: {e.strerror or e}") from None
+
+
+def config_path(run_dir) -> Path:
+    return Path(run_dir) / CONFIG_FILE
+
+
+def is_run(path) -> bool:
+    """True when `path` already holds a run (its config was written)."""
+    return config_path(path).exists()
+
+
+def metrics_path(run_dir) -> Path:
+    return Path(run_dir) / METRICS_FILE
+
+
+def eval_log_path(run_dir) -> Path:
+    return Path(run_dir) / EVAL_FILE
+
+
+def checkpoints_dir(run_dir) -> Path:
+    return Path(run_dir) / CHECKPOINTS_DIR
+
+
+def sample_grid_path(run_dir, step: int | None = None) -> Path:
+    """The grid written at `step`, or (None) the newest one, `latest.png`."""
+    name = "latest.png" if step is None else f"step-{step:08d}.png"
+    return Path(run_dir) / SAMPLES_DIR / name
+
+
+def growth_dir(run_dir) -> Path:
+    return Path(run_dir) / GROWTH_DIR
+
+
+def growth_snapshot_path(run_dir, stage: int) -> Path:
+    return growth_dir(run_dir) / f"stage-{stage:02d}.safetensors"
+
+
+def growth_snapshots(run_dir) -> list[Path]:
+    """PGGAN's end-of-stage snapshots, oldest stage first."""
+    return sorted(growth_dir(run_dir).glob("stage-*.safetensors"))
+
+
+def directions_dir(run_dir) -> Path:
+    return Path(run_dir) / DIRECTIONS_DIR
+
+
+# ---------------------------------------------------------------- config and data summary
+
+def write_config(run_dir, cfg: Config) -> None:
+    atomic_write_text(config_path(run_dir), cfg.to_json())
+
+
+def read_config(run_dir) -> Config:
+    """The Config a run was trained with; one-line errors when the folder is not a run."""
+    path = config_path(run_dir)
+    if not Path(run_dir).is_dir():
+        raise GanforgeError(f"run directory {run_dir} does not exist")
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir} is not a ganforge run directory (no {CONFIG_FILE})")
+    try:
+        return from_dict(json.loads(path.read_text()))
+    except (ValueError, TypeError) as e:
+        raise CheckpointError(f"{path} is unreadable: {e}") from None
+
+
+def write_data_summary(run_dir, summary: dict) -> None:
+    atomic_write_json(Path(run_dir) / DATA_FILE, summary)
+
+
+# ---------------------------------------------------------------- the run's dataset
+
+def training_data(cfg: Config):
+    """The data as the trainer reads it: a FolderStream when data.in_memory is false and the
+    source is a folder that can be streamed, else the whole dataset in memory."""
+    d = cfg.data
+    stream = None if d.in_memory else open_folder_stream(d.source, d.image_size, d.channels)
+    return stream if stream is not None else dataset(cfg)
+
+
+def dataset(cfg: Config):
+    """The run's dataset in memory, rebuilt from its config exactly as training loaded it."""
+    d = cfg.data
+    return load_dataset(d.source, image_size=d.image_size, channels=d.channels, skip_bad=d.skip_bad,
+                        seed=cfg.train.seed, toy_samples=d.toy_samples)
+
+
+# ---------------------------------------------------------------- the best generator
+
+def best_record(run_dir) -> dict | None:
+    """RUN/best/best.json (FID, step, extractor, n, ...), or None when there is none readable."""
+    path = Path(run_dir) / BEST_DIR / BEST_META
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_best_generator(run_dir, state: dict[str, torch.Tensor], record: dict) -> None:
+    """Keep `state` (a generator's weights) as the run's best; the weights go first and the JSON
+    naming them last, so a crash in between leaves the previous best described correctly."""
+    folder = Path(run_dir) / BEST_DIR
+    data = save(state)
+    atomic_write_bytes(folder / BEST_WEIGHTS, data)
+    atomic_write_json(folder / BEST_META, {**record, "sha256": hashlib.sha256(data).hexdigest(),
+                                           "weights": BEST_WEIGHTS})
+
+
+def load_best_generator(run_dir) -> tuple[dict, Path, int]:
+    """What write_best_generator wrote: the weights (hash-checked), their file and the step
+    they were taken at."""
+    meta_path = Path(run_dir) / BEST_DIR / BEST_META
+    try:
+        meta = json.loads(meta_path.read_text())
+        path = meta_path.parent / Path(meta["weights"]).name
+        data = path.read_bytes()
+        if "sha256" in meta and hashlib.sha256(data).hexdigest() != meta["sha256"]:
+            raise CheckpointError(f"{path} does not match the hash in {meta_path}")
+        return load(data), path, int(meta["step"])
+    except FileNotFoundError:
+        raise CheckpointError(f"{run_dir} has no best generator: train with train.eval_every > 0 "
+                              "and an FID metric to keep one") from None
+    except (OSError, ValueError, KeyError, TypeError, SafetensorError) as e:
+        raise CheckpointError(f"{meta_path.parent} cannot be loaded: {e}") from None
+
+
+# ---------------------------------------------------------------- growth snapshots (PGGAN)
+
+def write_growth_snapshot(run_dir, stage: int, state: dict[str, torch.Tensor], meta: dict[str, str]) -> Path:
+    path = growth_snapshot_path(run_dir, stage)
+    atomic_write_bytes(path, save(state, metadata=meta))
+    return path
