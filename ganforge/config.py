@@ -63,6 +63,9 @@ class TrainConfig:
     nan_lr_factor: float = 0.5     # learning-rate multiplier applied at each rollback
     max_rollbacks: int = 3
     sync_bn: bool = False          # DDP: synchronise BatchNorm statistics across ranks
+    augment: str = ""              # DiffAugment policy for D's inputs, e.g. "color,translation,cutout"
+    ada_target: float = 0.0        # ADA: adapt the augmentation probability toward this r_t; 0: off
+    ada_kimg: float = 500.0        # ADA: images (thousands) in which p could go from 0 to 1
     progress: bool = True
 
 
@@ -197,6 +200,12 @@ def check_ranges(cfg: Config) -> None:
         raise ConfigError(f"train.on_nan must be stop or rollback, got {t.on_nan!r}")
     if not 0 < t.nan_lr_factor < 1:
         raise ConfigError(f"train.nan_lr_factor must be in (0, 1), got {t.nan_lr_factor}")
+    if not 0 <= t.ada_target < 1 or not t.ada_kimg > 0:
+        raise ConfigError(f"train.ada_target must be in [0, 1) and train.ada_kimg > 0, "
+                          f"got {t.ada_target} and {t.ada_kimg}")
+    if t.ada_target > 0 and not t.augment.strip():
+        raise ConfigError("train.ada_target adapts the probability of train.augment's transforms: "
+                          "set train.augment too (e.g. color,translation,cutout)")
     if len(o.betas) != 2 or not all(0 <= b < 1 for b in o.betas):
         raise ConfigError(f"optim.betas must be two values in [0, 1), got {list(o.betas)}")
     for key, value in (("optim.g_lr", o.g_lr), ("optim.d_lr", o.d_lr), ("optim.eps", o.eps)):

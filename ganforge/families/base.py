@@ -110,10 +110,13 @@ class Family:
         """Hook for constraints applied after the optimiser step (e.g. WGAN's clipping)."""
 
     def d_outputs(self, d_real: Tensor, d_fake: Tensor) -> Stats:
-        """D(x) and D(G(z)) for the log: probabilities for BCE losses, raw critic values else."""
+        """D(x) and D(G(z)) for the log: probabilities for BCE losses, raw critic values else;
+        and E[sign(D(x))] of the raw reals' logits (ADA's overfitting measure r_t)."""
+        sign = torch.sign(d_real.detach()).float().mean()
         if self.objective.probabilistic:
             d_real, d_fake = torch.sigmoid(d_real), torch.sigmoid(d_fake)
-        return {"d_real": d_real.detach().float().mean(), "d_fake": d_fake.detach().float().mean()}
+        return {"d_real": d_real.detach().float().mean(), "d_fake": d_fake.detach().float().mean(),
+                "d_real_sign": sign}
 
     # ---- state that must survive a resume (e.g. BEGAN's k_t)
     def state_dict(self) -> dict:

@@ -30,6 +30,11 @@ def inference(model: nn.Module):
         model.train(was_training)
 
 
+def check_mbstd_group(group: int) -> None:
+    if group < 0:
+        raise ConfigError(f"discriminator.mbstd_group must be >= 0 (0: off), got {group}")
+
+
 def check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
     if value not in choices:
         raise ConfigError(f"{what} must be one of {', '.join(choices)}, got '{value}'")

@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from .base import Discriminator, Generator
+from ..nn.norms import MinibatchStddev
+from .base import Discriminator, Generator, check_mbstd_group
 
 
 def _doublings(image_size: int) -> int:
@@ -52,7 +53,8 @@ class DCGANGenerator(Generator):
 
 class DCGANDiscriminator(Discriminator):
     def __init__(self, data_shape: tuple[int, ...], num_classes: int = 0, width: int = 64,
-                 slope: float = 0.2, batchnorm: bool = True, conditioning: str = "none"):
+                 slope: float = 0.2, batchnorm: bool = True, conditioning: str = "none",
+                 mbstd_group: int = 0):
         super().__init__(data_shape, num_classes, conditioning)
         channels, size = _channels(data_shape)
         n = _doublings(size)
@@ -65,11 +67,14 @@ class DCGANDiscriminator(Discriminator):
             norm = nn.BatchNorm2d(ch * 2) if batchnorm else nn.Identity()
             layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), norm, nn.LeakyReLU(slope, True)]
             ch *= 2
+        check_mbstd_group(mbstd_group)
+        if mbstd_group > 0:  # PGGAN's minibatch stddev as one more 4x4 map before the output
+            layers.append(MinibatchStddev(mbstd_group))
         layers.append(nn.Flatten())
         self.net = nn.Sequential(*layers)
         # The paper's last layer is a 4x4 convolution to one output: the same as a linear layer
         # on the flattened 4x4 feature map, which is what `finish` adds.
-        self.finish(ch * 16)
+        self.finish((ch + (1 if mbstd_group > 0 else 0)) * 16)
         init_dcgan_(self)
 
     def body(self, x: torch.Tensor) -> torch.Tensor:

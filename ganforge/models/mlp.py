@@ -6,7 +6,8 @@ import math
 import torch
 from torch import nn
 
-from .base import Discriminator, Generator
+from ..nn.norms import MinibatchStddev
+from .base import Discriminator, Generator, check_mbstd_group
 
 
 class MLPGenerator(Generator):
@@ -31,7 +32,8 @@ class MLPGenerator(Generator):
 
 class MLPDiscriminator(Discriminator):
     def __init__(self, data_shape: tuple[int, ...], num_classes: int = 0, width: int = 512,
-                 depth: int = 3, slope: float = 0.2, conditioning: str = "none"):
+                 depth: int = 3, slope: float = 0.2, conditioning: str = "none",
+                 mbstd_group: int = 0):
         super().__init__(data_shape, num_classes, conditioning)
         size = math.prod(data_shape)
         if conditioning == "concat":
@@ -40,6 +42,10 @@ class MLPDiscriminator(Discriminator):
         for _ in range(depth - 1):
             layers += [nn.Linear(size, width), nn.LeakyReLU(slope, inplace=True)]
             size = width
+        check_mbstd_group(mbstd_group)
+        if mbstd_group > 0:  # PGGAN's minibatch stddev as one more feature before the output
+            layers.append(MinibatchStddev(mbstd_group))
+            size += 1
         self.net = nn.Sequential(*layers)
         self.finish(size)
 

@@ -32,7 +32,8 @@ class MinibatchStddev(nn.Module):
     The batch is split into groups of ``min(group_size, N)`` samples; for each group the std of
     every feature at every pixel is taken over the group (biased, ``sqrt(var + 1e-8)`` as in the
     reference code), averaged over channels and pixels into one scalar, and appended as one extra
-    constant feature map to each member of the group: the output has C + 1 channels.
+    constant feature map to each member of the group: the output has C + 1 channels. Feature
+    vectors [N, C] (fully connected discriminators) get one appended feature the same way.
 
     Grouping follows the reference reshape ``[G, N / G, ...]``: with M = N / G groups, sample n
     belongs to group ``n % M`` (samples ``m, m + M, m + 2M, ...`` form group m).
@@ -50,14 +51,16 @@ class MinibatchStddev(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, h, w = x.shape
+        # [N, C, H, W] feature maps, or [N, C] feature vectors (then one feature is appended).
+        n, rest = x.shape[0], x.shape[1:]
         g = _largest_divisor_at_most(n, self.group_size)
-        grouped = x.reshape(g, n // g, c, h, w)
+        grouped = x.reshape(g, n // g, *rest)
         # Biased variance over the group, computed in float32 at least so fp16 does not underflow.
         var = grouped.float().var(dim=0, unbiased=False)
-        per_group = (var + self.eps).sqrt().mean(dim=(1, 2, 3)).to(x.dtype)  # [M]
-        stat = per_group.reshape(1, n // g, 1, 1, 1).expand(g, n // g, 1, h, w).reshape(n, 1, h, w)
-        return torch.cat([x, stat], dim=1)
+        per_group = (var + self.eps).sqrt().flatten(1).mean(dim=1).to(x.dtype)  # [M]
+        spatial = (1,) * (x.dim() - 2)
+        stat = per_group.reshape(1, n // g, 1, *spatial).expand(g, n // g, 1, *rest[1:])
+        return torch.cat([x, stat.reshape(n, 1, *rest[1:])], dim=1)
 
     def extra_repr(self) -> str:
         return f"group_size={self.group_size}"

@@ -9,20 +9,23 @@ import torch
 from ..config import Config, validate_component
 from ..families import FAMILIES, Family
 from ..models import DISCRIMINATORS, GENERATORS, Discriminator, Generator
+from ..nn.augment import DiffAugment
+from .discriminator_input import discriminator_shape, model_section, wrap_discriminator
 
 
 @dataclass
 class Components:
     family: Family
     G: Generator
-    D: Discriminator
+    D: Discriminator  # wrapped in a DiscriminatorInput when augmenting or packing
+    augment: DiffAugment | None = None
 
 
 def validated_sections(cfg: Config) -> tuple[dict, dict, dict]:
     """Typed parameters of the family, generator and discriminator sections (errors if unknown)."""
     family = validate_component("family", cfg.family, FAMILIES)
     gen = validate_component("generator", cfg.generator, GENERATORS)
-    disc = validate_component("discriminator", cfg.discriminator, DISCRIMINATORS)
+    disc = validate_component("discriminator", model_section(cfg.discriminator), DISCRIMINATORS)
     return family, gen, disc
 
 
@@ -38,9 +41,11 @@ def build_components(cfg: Config, data_shape: tuple[int, ...], num_classes: int,
         g_args["z_dim"] = family.generator_input_dim(z_dim)
     G = g_cls(data_shape=data_shape, num_classes=num_classes, **g_args)
     G.noise_dim = z_dim  # the part of G's input drawn as N(0, I)
-    D = DISCRIMINATORS[d_args.pop("name")](data_shape=data_shape, num_classes=num_classes, **d_args)
+    D = DISCRIMINATORS[d_args.pop("name")](data_shape=discriminator_shape(cfg, data_shape),
+                                           num_classes=num_classes, **d_args)
     family.setup(G, D, num_classes)
-    return Components(family, G, D)
+    D, augment = wrap_discriminator(cfg, D, family, data_shape)
+    return Components(family, G, D, augment)
 
 
 def _default(cls, name: str):

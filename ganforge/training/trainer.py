@@ -24,11 +24,13 @@ from ..families import Family
 from ..images import grid_image, save_png
 from ..io import atomic_write_text
 from ..models.base import inference
+from ..nn.augment import DiffAugment
 from ..nn.ema import ExponentialMovingAverage, ema_decay_from_half_life
 from ..objectives.regularizers import LazyRegularizer
 from . import checkpoint as ckpt
 from .build import build_components
 from .control import TrainingControl
+from .discriminator_input import adapt_augmentation, attach_noise
 from .evaluation import PeriodicEvaluation
 from .logbook import MetricsLog, StatsAccumulator
 from .phases import Phase, build_phases
@@ -45,7 +47,7 @@ class Trainer:
         self.rt = self._runtime()
         self.dataset = run.training_data(cfg)
         self.data_shape, self.num_classes = _sample_shape(self.dataset), self.dataset.num_classes
-        self.family, self.G, self.D = self._models()
+        self.family, self.G, self.D, self.augment = self._models()
         self.ema = ExponentialMovingAverage(self.G) if cfg.train.ema else None  # before compiling G
         if cfg.train.compile:
             compile_modules([self.G, self.D], self.rt.device)
@@ -57,6 +59,7 @@ class Trainer:
         self.batches = self._batches()
         # One noise stream per rank, seeded, saved in checkpoints: resume continues it exactly.
         self.noise = torch.Generator(self.rt.device).manual_seed(cfg.train.seed * 7919 + 1 + self.rt.rank)
+        attach_noise(self.augment, self.noise)  # augmentations draw from it too
         self.fixed = self._grid_latent()
         self.step, self.images_seen = 0, 0
         self.lr_scale, self.rollbacks = 1.0, 0  # lowered by divergence rollbacks
@@ -77,8 +80,9 @@ class Trainer:
             raise ConfigError("train.sync_bn needs CUDA devices: torch's SyncBatchNorm does not run on the CPU")
         return rt
 
-    def _models(self) -> tuple[Family, nn.Module, nn.Module]:
-        """The family, G and D built from the config (seeded), placed on the device."""
+    def _models(self) -> tuple[Family, nn.Module, nn.Module, DiffAugment | None]:
+        """The family, G and D built from the config (seeded), placed on the device, and D's
+        input augmentation (DiffAugment / ADA; its p is a buffer of D) or None."""
         t, rt = self.cfg.train, self.rt
         parts = build_components(self.cfg, self.data_shape, self.num_classes, t.seed)
         G, D = parts.G, parts.D
@@ -96,7 +100,7 @@ class Trainer:
             # Autocast leaves D's logits in bf16/fp16 on the CPU; the adversarial losses that
             # families compute from D(x) then run in full precision.
             D.register_forward_hook(_full_precision_output)
-        return parts.family, G, D
+        return parts.family, G, D, parts.augment
 
     def _batches(self):
         t, rt = self.cfg.train, self.rt
@@ -210,7 +214,7 @@ class Trainer:
                     self._train_only(phase)
                     loss, d_stats = phase.sync(fam.d_loss, self.D, reals, labels, d_fakes, latent, self.noise)
                 phase.backward(loss / n)
-            stats.add(d_stats)
+            stats.add(adapt_augmentation(self.augment, d_stats, B * rt.world_size))  # ADA's p
             self.images_seen += B * rt.world_size
         phase.step()
         return kept
