@@ -45,6 +45,10 @@ VARIANTS_2D = {
     "gan-2d": [],
     "gan-2d, saturating": ["family.loss=saturating"],
     "gan-2d, wgan-gp": ["family.name=wgan-gp", "family.loss=wasserstein", "optim.betas=[0.5, 0.9]"],
+    # Mode-collapse remedies on the same networks: PacGAN packing and minibatch stddev in D.
+    "gan-2d, pack 2": ["discriminator.pack=2"],
+    "gan-2d, pack 4": ["discriminator.pack=4"],
+    "gan-2d, mbstd 4": ["discriminator.mbstd_group=4"],
 }
 
 
@@ -61,6 +65,9 @@ def run_2d(source: str, variant: str, seeds: list[int], steps: int, samples: int
         points = generate_points(g.G, g.family, samples, seed, g.device)
         rows.append(mode_coverage_2d(points, mixture.modes.numpy(), mixture.std))
     seconds = time.perf_counter() - start
+    for seed, r in zip(seeds, rows):  # every seed, for the notes
+        print(f"per-seed | {source} | {variant} | seed {seed} | {r.modes_captured} / {r.num_modes} | "
+              f"{100 * r.high_quality_share:.1f} | {r.reverse_kl:.3f}", flush=True)
     line = (f"| {source} | {variant} | {len(seeds)} | {steps} | {mean_se([r.modes_captured for r in rows])} "
             f"/ {rows[0].num_modes} | {mean_se([100 * r.high_quality_share for r in rows])} "
             f"| {mean_se([r.reverse_kl for r in rows])} | {seconds:.0f} |")
