@@ -11,6 +11,7 @@ digits. The real-vs-real line is the training subset itself against the same hel
 """
 
 import argparse
+import json
 import math
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 
 from ganforge import api
+from ganforge import run as run_files
 from ganforge.config import resolve
 from ganforge.data import load_dataset
 from ganforge.images import to_uint8
@@ -96,7 +98,7 @@ def main() -> None:
             g = api.load(run)
             features, _ = extractor.extract(to_uint8(g.sample(args.n, seed=seed + 1000)))
             m = compute_metrics(["fid", "kid"], held_features, features, None)
-            log = [__import__("json").loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+            log = [json.loads(line) for line in run_files.metrics_path(run).read_text().splitlines()]
             images = [r["images_seen"] for r in log if "images_seen" in r][-1]
             p = [r["aug_p"] for r in log if "aug_p" in r]
             summary.setdefault(variant, []).append(m["fid"])

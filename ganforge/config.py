@@ -225,16 +225,19 @@ def parse_set_args(pairs: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def validate_component(section: str, params: dict, registry: dict[str, Callable]) -> dict:
+def validate_component(section: str, params: dict, registry: dict[str, Callable],
+                       extra: dict[str, Any] | None = None) -> dict:
     """Check a component section against the constructor it names; return typed parameters.
 
     The constructor's keyword arguments with defaults are the valid keys; their defaults fix the
     types. Arguments the trainer supplies (data shape, class count) are not settable here.
+    `extra`: keys the section also takes that are not the constructor's (e.g. the discriminator's
+    `pack`, applied by a wrapper), with their defaults; they are checked and typed the same way.
     """
     name = params.get("name")
     if not isinstance(name, str) or name not in registry:
         raise ConfigError(f"unknown {section} {name!r}; valid: {', '.join(sorted(registry))}")
-    settable = settable_parameters(registry[name])
+    settable = {**settable_parameters(registry[name]), **(extra or {})}
     typed = {"name": name}
     for key, value in params.items():
         if key == "name":

@@ -10,7 +10,7 @@ from ..config import Config, validate_component
 from ..families import FAMILIES, Family
 from ..models import DISCRIMINATORS, GENERATORS, Discriminator, Generator
 from ..nn.augment import DiffAugment
-from .discriminator_input import discriminator_shape, model_section, wrap_discriminator
+from .discriminator_input import WRAPPER_KEYS, discriminator_shape, model_section, wrap_discriminator
 
 
 @dataclass
@@ -25,7 +25,8 @@ def validated_sections(cfg: Config) -> tuple[dict, dict, dict]:
     """Typed parameters of the family, generator and discriminator sections (errors if unknown)."""
     family = validate_component("family", cfg.family, FAMILIES)
     gen = validate_component("generator", cfg.generator, GENERATORS)
-    disc = validate_component("discriminator", model_section(cfg.discriminator), DISCRIMINATORS)
+    disc = model_section(validate_component("discriminator", cfg.discriminator, DISCRIMINATORS,
+                                            extra=WRAPPER_KEYS))
     return family, gen, disc
 
 

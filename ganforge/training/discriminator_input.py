@@ -13,8 +13,9 @@ from ..errors import ConfigError
 from ..models.discriminator_input import DiscriminatorInput, packed_shape
 from ..nn.augment import DiffAugment, parse_policy
 
-# Keys of the [discriminator] section that configure the wrapper, not the model's constructor.
-WRAPPER_KEYS = ("pack",)
+# Keys of the [discriminator] section that configure the wrapper, not the model's constructor,
+# with their defaults (which also fix their types).
+WRAPPER_KEYS = {"pack": 1}
 # Losses whose logit is positive for "real": ADA's r_t = E[sign(D(x_real))] means something.
 SIGNED_LOSSES = ("nonsaturating", "saturating", "hinge")
 

@@ -1,18 +1,17 @@
 """Discriminator options any family can use: DiffAugment / ADA on D's inputs, PacGAN packing and
 minibatch stddev in the dcgan and mlp discriminators; through the builder and the trainer."""
-import json
-
 import pytest
 import torch
 from safetensors.torch import load_file
 from torch import nn
 
 from ganforge import api
+from ganforge import run as run_files
 from ganforge.config import resolve
 from ganforge.errors import ConfigError
 from ganforge.models.discriminator_input import DiscriminatorInput, pack_samples
 from ganforge.training import checkpoint as ckpt
-from ganforge.training.build import build_components
+from ganforge.training.build import build_components, validated_sections
 from tests.families.conftest import build, read_log, tiny
 
 AUG = "train.augment=color,translation,cutout"
@@ -57,6 +56,15 @@ def test_illegal_options_are_one_line_config_errors(recipe, sets, message):
     with pytest.raises(ConfigError, match=message) as error:
         build(recipe, *sets)
     assert "\n" not in str(error.value)
+
+
+def test_pack_is_a_valid_discriminator_key_and_named_among_them():
+    _, _, disc = validated_sections(resolve("dcgan", ["discriminator.pack=2"]))
+    assert "pack" not in disc  # the model's constructor never sees it
+    with pytest.raises(ConfigError, match=r"^unknown key 'discriminator.packs' .*valid keys: .*\bpack\b"):
+        validated_sections(resolve("dcgan", ["discriminator.packs=2"]))
+    with pytest.raises(ConfigError, match="discriminator.pack: expected int"):
+        validated_sections(resolve("dcgan", ["discriminator.pack=two"]))
 
 
 def test_config_level_errors_come_at_resolve_time():
@@ -170,4 +178,4 @@ def test_resume_with_augmentation_and_ada_is_bitwise_exact(tmp_path):
     p = [r["aug_p"] for r in read_log(straight)]
     assert p == [r["aug_p"] for r in read_log(resumed)]
     assert max(p) > 0  # ADA moved p during the run
-    assert json.loads((straight / "config.json").read_text())["train"]["ada_target"] == 0.6
+    assert run_files.read_config(straight).train.ada_target == 0.6
