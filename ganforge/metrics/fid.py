@@ -19,6 +19,36 @@ def feature_statistics(features) -> tuple[np.ndarray, np.ndarray]:
     return features.mean(axis=0), np.cov(features, rowvar=False)
 
 
+class RunningStatistics:
+    """Mean and covariance of feature batches added one at a time, in float64, without keeping
+    the features (an evaluation of n samples holds D x D numbers instead of n x D). The sums are
+    taken around the first batch's mean, which keeps the covariance as exact as np.cov's two
+    passes (raw sums of squares would cancel digits when the mean is large)."""
+
+    def __init__(self):
+        self.count, self.shift, self.total, self.products = 0, None, None, None
+
+    def add(self, features) -> None:
+        x = as_feature_matrix(features)
+        if self.shift is None:
+            self.shift = x.mean(axis=0)
+            self.total, self.products = np.zeros_like(self.shift), np.zeros((x.shape[1],) * 2)
+        elif x.shape[1] != self.shift.shape[0]:
+            raise DataError(f"feature batches differ in dimension: {x.shape[1]} vs {self.shift.shape[0]}")
+        x = x - self.shift
+        self.total += x.sum(axis=0)
+        self.products += x.T @ x
+        self.count += len(x)
+
+    def statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, unbiased covariance), as feature_statistics computes them from all features."""
+        if self.count < 2:
+            raise DataError(f"FID needs at least 2 feature vectors per set, got {self.count}")
+        mean = self.total / self.count
+        sigma = (self.products - self.count * np.outer(mean, mean)) / (self.count - 1)
+        return self.shift + mean, sigma
+
+
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     """||mu1 - mu2||^2 + tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2)) between two Gaussians."""
     mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))

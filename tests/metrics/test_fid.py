@@ -4,7 +4,8 @@ from scipy import linalg
 
 from ganforge.errors import DataError, GanforgeError
 from ganforge.metrics import fid as fid_module
-from ganforge.metrics.fid import feature_statistics, fid_from_features, frechet_distance, trace_sqrt_product
+from ganforge.metrics.fid import (RunningStatistics, feature_statistics, fid_from_features, frechet_distance,
+                                  trace_sqrt_product)
 
 MU1, MU2 = np.array([0.0, 1.0, 2.0, -1.0]), np.array([0.5, 1.0, 1.0, -1.0])
 VAR1, VAR2 = np.array([1.0, 2.0, 0.5, 1.0]), np.array([2.0, 1.0, 0.5, 3.0])
@@ -92,3 +93,19 @@ def test_mismatched_inputs_are_data_errors():
         fid_from_features(np.zeros((1, 3)), np.zeros((5, 3)))
     with pytest.raises(DataError, match="shape"):
         frechet_distance(np.zeros(3), np.eye(3), np.zeros(2), np.eye(2))
+
+
+def test_running_statistics_match_all_features_at_once():
+    rng = np.random.default_rng(6)
+    features = rng.normal(size=(301, 5)) * [1.0, 2.0, 0.5, 3.0, 1.0] + 1000.0  # a large mean
+    running = RunningStatistics()
+    for start, stop in ((0, 64), (64, 65), (65, 200), (200, 301)):  # uneven batches, one of size 1
+        running.add(features[start:stop])
+    mu, sigma = running.statistics()
+    expected_mu, expected_sigma = feature_statistics(features)
+    np.testing.assert_allclose(mu, expected_mu, rtol=1e-14)
+    np.testing.assert_allclose(sigma, expected_sigma, rtol=1e-10)
+    with pytest.raises(DataError, match="dimension"):
+        running.add(np.zeros((2, 4)))
+    with pytest.raises(DataError, match="at least 2"):
+        RunningStatistics().statistics()
