@@ -168,21 +168,28 @@ def evaluate_model(G, family, device, dataset, extractor, metrics=DEFAULT_METRIC
 
 def _generated_metrics(metrics, reference, G, family, device, extractor, n, seed, image_size, batch_size) -> dict:
     """The metrics of n generated images, each batch's features extracted as it is generated.
-    FID alone needs only running float64 sums; other metrics keep every feature vector."""
+    FID alone needs only running float64 sums; the other metrics keep every feature vector."""
     if not metrics:
         return {}
-    running, features, probs = RunningStatistics(), [], []
-    keep = any(name != "fid" for name in metrics)
+    if all(name == "fid" for name in metrics):
+        statistics = generated_statistics(G, family, device, extractor, n, seed, image_size, batch_size)
+        return {"fid": frechet_distance(*feature_statistics(reference), *statistics)}
+    features, probs = [], []
     for images in generated_batches(G, family, n, seed, device, image_size, batch_size):
         batch_features, batch_probs = extractor.extract(images, batch_size=batch_size)
-        if keep:
-            features.append(batch_features)
-            probs.append(batch_probs)
-        else:
-            running.add(batch_features)
-    if keep:
-        return compute_metrics(metrics, reference, np.concatenate(features), np.concatenate(probs))
-    return {"fid": frechet_distance(*feature_statistics(reference), *running.statistics())}
+        features.append(batch_features)
+        probs.append(batch_probs)
+    return compute_metrics(metrics, reference, np.concatenate(features), np.concatenate(probs))
+
+
+def generated_statistics(G, family, device, extractor, n: int, seed: int, image_size: int,
+                         batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """FID statistics (mean, covariance) of n generated images, seeded like generate_uint8: each
+    batch is extracted as soon as it is generated and only running float64 sums are kept."""
+    running = RunningStatistics()
+    for images in generated_batches(G, family, n, seed, device, image_size, batch_size):
+        running.add(extractor.extract(images, batch_size=batch_size)[0])
+    return running.statistics()
 
 
 def format_table(result: dict) -> str:
