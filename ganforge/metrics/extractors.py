@@ -23,8 +23,7 @@ WEIGHTS_ENV = "GANFORGE_INCEPTION_WEIGHTS"
 class FeatureExtractor:
     """Runs a network over uint8 images in batches; subclasses say how one batch is computed.
     It runs a copy of the network prepared for inference (BatchNorm folded, channels-last; see
-    ganforge.nn.inference): the same features to float rounding, about 1.6x faster for Inception
-    on a CPU."""
+    ganforge.nn.inference): the same features to float rounding, in less time."""
 
     name: str
     key: str

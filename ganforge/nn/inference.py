@@ -2,8 +2,8 @@
 the channels-last layout. In eval mode a BatchNorm is an affine map per channel, so scaling the
 convolution's weights and adding a bias computes the same function (to float rounding) with one
 memory pass fewer per layer; channels-last is the layout oneDNN (CPU) and tensor cores (GPU)
-convolve without reordering. Together about 1.6x for the FID Inception network on a CPU
-(benchmarks/eval_speed.py); the copy is never trained."""
+convolve without reordering (benchmarks/eval_speed.py times the difference). The copy is never
+trained."""
 from __future__ import annotations
 
 import copy
