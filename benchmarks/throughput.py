@@ -19,6 +19,12 @@ benchmarks/RESULTS.md.
 
     python benchmarks/throughput.py [--steps 500] [--segment 25] [--fid-samples 2000]
         [--classifier DIR] [--threads N] [--device cpu] [--ganforge-set train.precision=fp32 ...]
+
+A CPU without bf16 units (an AVX2-only one) can be emulated on one with them by limiting the
+instruction sets torch uses; the machine line then names the limits:
+
+    ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 \
+        python benchmarks/throughput.py --steps 100 --segment 10
 """
 from __future__ import annotations
 
