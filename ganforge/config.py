@@ -45,7 +45,7 @@ class TrainConfig:
     batch_size: int = 64
     seed: int = 0
     device: str = "auto"           # auto | cpu | cuda
-    precision: str = "fp32"        # fp32 | bf16 | fp16 (fp16 on CUDA only)
+    precision: str = "fp32"        # fp32 | bf16 | fp16 (CUDA only) | auto (fastest for the machine)
     compile: bool = False
     channels_last: bool = False    # image models in the channels-last layout (faster convolutions)
     threads: int = 0               # torch intra-op threads on CPU; 0: torch's default

@@ -21,10 +21,12 @@ from ganforge.errors import DataError, GanforgeError
 from ganforge.images import to_uint8
 from ganforge.io import atomic_write_bytes, json_line
 from ganforge.metrics.extractors import FeatureExtractor, get_extractor
+from ganforge.metrics.fid import RunningStatistics, feature_statistics, frechet_distance
 from ganforge.metrics.modes import mode_coverage_2d
 from ganforge.metrics.registry import compute_metrics
 from ganforge.metrics.reference import dataset_digest, load_reference, reference_key, reference_path, save_reference
 from ganforge.models.base import inference
+from ganforge.nn.inference import inference_copy
 from ganforge.nn.latent import render_batches
 
 DEFAULT_METRICS = ("fid", "kid", "is", "pr")
@@ -65,15 +67,20 @@ def generate_uint8(G, family, n: int, seed: int, device, image_size: int, batch_
     """n generated images as uint8 [n, C, image_size, image_size] on the CPU, from G in eval mode
     under inference_mode, with latents drawn from a generator seeded by `seed` (the global RNG is
     not touched). Images of another size (PGGAN mid-growth) are resized bilinearly."""
-    parts = []
-    with inference(G):
-        for x in _render(family, G, n, seed, device, batch_size):
+    return torch.cat(list(generated_batches(G, family, n, seed, device, image_size, batch_size)))
+
+
+def generated_batches(G, family, n: int, seed: int, device, image_size: int, batch_size: int = 256):
+    """generate_uint8's images one batch at a time, from an inference copy of G (BatchNorm
+    folded, channels-last: ganforge.nn.inference), so an evaluation never holds all n images."""
+    fast = inference_copy(G)
+    with torch.inference_mode():
+        for x in _render(family, fast, n, seed, device, batch_size):
             x = x.float()
             if x.shape[-1] != image_size or x.shape[-2] != image_size:
                 x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False,
                                   antialias=x.shape[-1] > image_size)
-            parts.append(to_uint8(x))
-    return torch.cat(parts)
+            yield to_uint8(x).contiguous()
 
 
 def generate_points(G, family, n: int, seed: int, device, batch_size: int = 4096) -> np.ndarray:
@@ -152,12 +159,37 @@ def evaluate_model(G, family, device, dataset, extractor, metrics=DEFAULT_METRIC
         raise GanforgeError("image evaluation needs a feature extractor")
     metrics = tuple(metrics)
     real = reference_features(dataset, extractor, n, seed, source, cache_dir, batch_size)
-    fakes = generate_uint8(G, family, n, seed, device, int(dataset.images.shape[-1]), batch_size)
-    fake_features, fake_probs = extractor.extract(fakes, batch_size=batch_size)
-    result = compute_metrics(metrics, real["reference"], fake_features, fake_probs)
+    result = _generated_metrics(metrics, real["reference"], G, family, device, extractor, n, seed,
+                                int(dataset.images.shape[-1]), batch_size)
     baseline = compute_metrics(metrics, real["reference"], real["baseline"], real["baseline_probs"])
     return {**result, "extractor": extractor.name, "n": n, "n_real": int(len(real["reference"])), "seed": seed,
             "baseline": {**baseline, "kind": str(real["baseline_kind"])}}
+
+
+def _generated_metrics(metrics, reference, G, family, device, extractor, n, seed, image_size, batch_size) -> dict:
+    """The metrics of n generated images, each batch's features extracted as it is generated.
+    FID alone needs only running float64 sums; the other metrics keep every feature vector."""
+    if not metrics:
+        return {}
+    if all(name == "fid" for name in metrics):
+        statistics = generated_statistics(G, family, device, extractor, n, seed, image_size, batch_size)
+        return {"fid": frechet_distance(*feature_statistics(reference), *statistics)}
+    features, probs = [], []
+    for images in generated_batches(G, family, n, seed, device, image_size, batch_size):
+        batch_features, batch_probs = extractor.extract(images, batch_size=batch_size)
+        features.append(batch_features)
+        probs.append(batch_probs)
+    return compute_metrics(metrics, reference, np.concatenate(features), np.concatenate(probs))
+
+
+def generated_statistics(G, family, device, extractor, n: int, seed: int, image_size: int,
+                         batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """FID statistics (mean, covariance) of n generated images, seeded like generate_uint8: each
+    batch is extracted as soon as it is generated and only running float64 sums are kept."""
+    running = RunningStatistics()
+    for images in generated_batches(G, family, n, seed, device, image_size, batch_size):
+        running.add(extractor.extract(images, batch_size=batch_size)[0])
+    return running.statistics()
 
 
 def format_table(result: dict) -> str:

@@ -15,19 +15,22 @@ from ganforge.metrics.classifier import DigitClassifier, load_classifier, to_cla
 from ganforge.metrics.inception import (INCEPTION_SHA256, INPUT_SIZE, FIDInceptionV3, load_inception,
                                         require_weights_path)
 from ganforge.metrics.resize import resize_bilinear_tf1
+from ganforge.nn.inference import inference_copy
 
 WEIGHTS_ENV = "GANFORGE_INCEPTION_WEIGHTS"
 
 
 class FeatureExtractor:
-    """Runs a network over uint8 images in batches; subclasses say how one batch is computed."""
+    """Runs a network over uint8 images in batches; subclasses say how one batch is computed.
+    It runs a copy of the network prepared for inference (BatchNorm folded, channels-last; see
+    ganforge.nn.inference): the same features to float rounding, in less time."""
 
     name: str
     key: str
 
     def __init__(self, network: torch.nn.Module, device="cpu"):
         self.device = torch.device(device)
-        self.network = network.to(self.device).eval()
+        self.network = inference_copy(network.eval()).to(self.device)
 
     def extract(self, images_uint8: torch.Tensor, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
         """(features float64 [N, D], class probabilities float64 [N, K]) for images [N, C, H, W]."""
@@ -67,7 +70,7 @@ class InceptionExtractor(FeatureExtractor):
         self.key = f"{self.name}/tf1-bilinear-299/sha256:{weights_sha256}"
 
     def _forward(self, batch_uint8):
-        return self.network(inception_input(batch_uint8))
+        return self.network(inception_input(batch_uint8).contiguous(memory_format=torch.channels_last))
 
 
 class ClassifierExtractor(FeatureExtractor):
@@ -81,7 +84,8 @@ class ClassifierExtractor(FeatureExtractor):
 
     def _forward(self, batch_uint8):
         model = self.network
-        return model.features_and_logits(to_classifier_input(batch_uint8, model.channels, model.image_size))
+        x = to_classifier_input(batch_uint8, model.channels, model.image_size)
+        return model.features_and_logits(x.contiguous(memory_format=torch.channels_last))
 
 
 def get_extractor(name: str, device="cpu", inception_weights: str | None = None) -> FeatureExtractor:

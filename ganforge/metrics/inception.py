@@ -15,6 +15,7 @@ from torch import nn
 
 from ganforge.errors import CheckpointError, GanforgeError
 from ganforge.io import load_error_reason, sha256_file
+from ganforge.nn.inference import fold_pair
 
 INCEPTION_FILENAME = "pt_inception-2015-12-05-6726825d.pth"
 INCEPTION_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
@@ -43,6 +44,10 @@ class ConvBN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.bn(self.conv(x)))
+
+    def fold_batchnorm(self) -> None:
+        """For ganforge.nn.inference: the BatchNorm folded into the convolution (eval mode)."""
+        self.conv, self.bn = fold_pair(self.conv, self.bn)
 
 
 class InceptionA(nn.Module):

@@ -7,6 +7,7 @@ import functools
 import os
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -14,7 +15,8 @@ from torch import nn
 
 from ..errors import ConfigError
 
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo names of the bf16 instructions
 
 
 @dataclass
@@ -71,6 +73,51 @@ def launched_world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", 1))
 
 
+# ---------------------------------------------------------------- what the hardware does fast
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` multiplies bf16 in hardware. On a CPU without avx512_bf16/AMX, torch runs
+    bf16 convolutions and matmuls through a conversion path that is many times slower than fp32
+    (15x on an AVX2 EPYC, issue 17). A CPU counts only when torch uses those units: limiting ATen
+    (ATEN_CPU_CAPABILITY) or oneDNN (ONEDNN_MAX_CPU_ISA) below them turns them off."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    if not set(BF16_CPU_FLAGS) & cpu_flags():
+        return False
+    if not torch.backends.cpu.get_cpu_capability().startswith("AVX512"):
+        return False
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a build without oneDNN
+        return False
+
+
+def choose_precision(requested: str, bf16_is_native: bool) -> str:
+    """train.precision=auto: bf16 autocast where the device has bf16 units, else fp32 (on such
+    CPUs the fastest path is fp32 in the channels-last layout; see fastest_layout)."""
+    if requested != "auto":
+        return requested
+    return "bf16" if bf16_is_native else "fp32"
+
+
+def fastest_layout(requested_channels_last: bool, precision: str) -> bool:
+    """Whether image models run in the channels-last layout: as configured, and always under
+    train.precision=auto, where it is the faster layout on every machine measured (oneDNN on
+    CPUs with and without bf16 units, tensor cores on GPUs; benchmarks/RESULTS.md)."""
+    return requested_channels_last or precision == "auto"
+
+
 def resolve_runtime(device: str, precision: str, threads: int = 0) -> Runtime:
     if precision not in PRECISIONS:
         raise ConfigError(f"train.precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
@@ -93,7 +140,7 @@ def resolve_runtime(device: str, precision: str, threads: int = 0) -> Runtime:
     if world > 1 and not dist.is_initialized():
         # Launched by torchrun: it provides MASTER_ADDR/PORT, RANK and WORLD_SIZE.
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
-    return Runtime(dev, precision, rank, world, local)
+    return Runtime(dev, choose_precision(precision, native_bf16(dev)), rank, world, local)
 
 
 # ---------------------------------------------------------------- gradient averaging

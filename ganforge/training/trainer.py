@@ -34,7 +34,7 @@ from .discriminator_input import adapt_augmentation, attach_noise
 from .evaluation import PeriodicEvaluation
 from .logbook import MetricsLog, StatsAccumulator
 from .phases import Phase, build_phases
-from .runtime import Runtime, compile_modules, resolve_runtime, sync_batchnorms
+from .runtime import Runtime, compile_modules, fastest_layout, resolve_runtime, sync_batchnorms
 
 # Debugging DDP: every rank writes DIR/rank-<r>.json at the end of train() with a hash of its
 # weights and the dataset indices it consumed (see tests/scale/test_ddp.py).
@@ -91,12 +91,12 @@ class Trainer:
         if rt.rank > 0:  # initialisation is shared; dropout and other global draws are per rank
             torch.manual_seed(t.seed * 7919 + rt.rank)
         # channels_last: the layout oneDNN (CPU) and tensor-core kernels (GPU) convolve fastest.
-        self.channels_last = t.channels_last and len(self.data_shape) == 3
+        self.channels_last = fastest_layout(t.channels_last, t.precision) and len(self.data_shape) == 3
         for module in (G, D):
             module.to(rt.device)
             if self.channels_last:
                 module.to(memory_format=torch.channels_last)
-        if t.precision != "fp32":
+        if rt.precision != "fp32":
             # Autocast leaves D's logits in bf16/fp16 on the CPU; the adversarial losses that
             # families compute from D(x) then run in full precision.
             D.register_forward_hook(_full_precision_output)

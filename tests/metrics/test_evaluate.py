@@ -145,3 +145,15 @@ def test_eval_log_lines_are_strict_json_with_undefined_values_as_null(tmp_path):
     reject = lambda token: pytest.fail(f"non-standard JSON token {token}")
     records = [json.loads(line, parse_constant=reject) for line in path.read_text().splitlines()]
     assert records == [{"fid": None, "baseline": {"kid": None}, "n": 10}, {"fid": 1.5}]
+
+
+def test_fid_alone_streams_batches_into_running_sums_with_the_same_result(tmp_path, tiny_run, classifier_dir,
+                                                                         mnist16):
+    g = api.load(tiny_run)
+    extractor = CountingExtractor(resolve_extractor(f"classifier:{classifier_dir}", "mnist"))
+    alone = evaluate(g, mnist16, extractor, metrics=("fid",), n=N, seed=3, cache_dir=tmp_path, batch_size=64)
+    assert extractor.calls[-4:] == [64, 64, 64, 8]  # generated and extracted batch by batch
+    with_kid = evaluate(g, mnist16, extractor, metrics=("fid", "kid"), n=N, seed=3, cache_dir=tmp_path,
+                        batch_size=64)
+    assert set(alone) - {"baseline"} == {"fid", "extractor", "n", "n_real", "seed"}
+    assert alone["fid"] == pytest.approx(with_kid["fid"], rel=1e-10)

@@ -4,7 +4,8 @@ from scipy import linalg
 
 from ganforge.errors import DataError, GanforgeError
 from ganforge.metrics import fid as fid_module
-from ganforge.metrics.fid import SQRTM_EPS, feature_statistics, fid_from_features, frechet_distance
+from ganforge.metrics.fid import (RunningStatistics, feature_statistics, fid_from_features, frechet_distance,
+                                  trace_sqrt_product)
 
 MU1, MU2 = np.array([0.0, 1.0, 2.0, -1.0]), np.array([0.5, 1.0, 1.0, -1.0])
 VAR1, VAR2 = np.array([1.0, 2.0, 0.5, 1.0]), np.array([2.0, 1.0, 0.5, 3.0])
@@ -63,36 +64,26 @@ def test_fewer_samples_than_dimensions_stays_finite_and_accurate():
     assert fid_from_features(a, b) == pytest.approx(expected, rel=1e-3)
 
 
-def test_non_finite_square_root_retries_with_ridge(monkeypatch):
-    calls = []
-    real_sqrtm = linalg.sqrtm
-
-    def first_call_fails(matrix):
-        calls.append(matrix)
-        return np.full_like(matrix, np.nan) if len(calls) == 1 else real_sqrtm(matrix)
-
-    monkeypatch.setattr(fid_module.linalg, "sqrtm", first_call_fails)
-    result = frechet_distance(MU1, np.diag(VAR1), MU2, np.diag(VAR2))
-    assert len(calls) == 2
-    np.testing.assert_allclose(calls[1], np.diag((VAR1 + SQRTM_EPS) * (VAR2 + SQRTM_EPS)), rtol=1e-15)
-    expected = np.sum((MU1 - MU2) ** 2) + np.sum(VAR1 + VAR2 - 2 * np.sqrt((VAR1 + SQRTM_EPS) * (VAR2 + SQRTM_EPS)))
-    assert result == pytest.approx(expected, rel=1e-12)
+def test_trace_matches_scipy_sqrtm_of_the_product():
+    # The usual FID code: the general matrix square root of sigma1 @ sigma2, real part.
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(400, 48)), rng.normal(size=(300, 48)) @ rng.normal(size=(48, 48)) * 0.3
+    s1, s2 = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+    expected = np.trace(linalg.sqrtm(s1 @ s2).real)
+    assert trace_sqrt_product(s1, s2) == pytest.approx(expected, rel=1e-10)
 
 
-def test_degenerate_even_with_ridge_is_an_error(monkeypatch):
-    monkeypatch.setattr(fid_module.linalg, "sqrtm", lambda m: np.full_like(m, np.inf))
-    with pytest.raises(GanforgeError, match="degenerate"):
-        frechet_distance(MU1, np.diag(VAR1), MU2, np.diag(VAR2))
+def test_not_positive_semidefinite_is_an_error():
+    indefinite = np.diag([1.0, -0.5, 2.0, 1.0])
+    with pytest.raises(GanforgeError, match="positive semi-definite"):
+        frechet_distance(MU1, indefinite, MU2, np.diag(VAR2))
+    with pytest.raises(GanforgeError, match="positive semi-definite"):
+        frechet_distance(MU1, np.diag(VAR2), MU2, indefinite)
 
 
-def test_small_imaginary_parts_are_dropped_large_ones_refused(monkeypatch):
-    real_sqrtm = linalg.sqrtm
-    monkeypatch.setattr(fid_module.linalg, "sqrtm", lambda m: real_sqrtm(m) + 1e-6j)
-    assert frechet_distance(MU1, np.diag(VAR1), MU2, np.diag(VAR2)) == pytest.approx(
-        diagonal_closed_form(MU1, VAR1, MU2, VAR2), rel=1e-12)
-    monkeypatch.setattr(fid_module.linalg, "sqrtm", lambda m: real_sqrtm(m) + 0.1j)
-    with pytest.raises(GanforgeError, match="imaginary"):
-        frechet_distance(MU1, np.diag(VAR1), MU2, np.diag(VAR2))
+def test_non_finite_statistics_are_data_errors():
+    with pytest.raises(DataError, match="NaN"):
+        frechet_distance(MU1, np.diag([1.0, np.nan, 1.0, 1.0]), MU2, np.diag(VAR2))
 
 
 def test_mismatched_inputs_are_data_errors():
@@ -102,3 +93,19 @@ def test_mismatched_inputs_are_data_errors():
         fid_from_features(np.zeros((1, 3)), np.zeros((5, 3)))
     with pytest.raises(DataError, match="shape"):
         frechet_distance(np.zeros(3), np.eye(3), np.zeros(2), np.eye(2))
+
+
+def test_running_statistics_match_all_features_at_once():
+    rng = np.random.default_rng(6)
+    features = rng.normal(size=(301, 5)) * [1.0, 2.0, 0.5, 3.0, 1.0] + 1000.0  # a large mean
+    running = RunningStatistics()
+    for start, stop in ((0, 64), (64, 65), (65, 200), (200, 301)):  # uneven batches, one of size 1
+        running.add(features[start:stop])
+    mu, sigma = running.statistics()
+    expected_mu, expected_sigma = feature_statistics(features)
+    np.testing.assert_allclose(mu, expected_mu, rtol=1e-14)
+    np.testing.assert_allclose(sigma, expected_sigma, rtol=1e-10)
+    with pytest.raises(DataError, match="dimension"):
+        running.add(np.zeros((2, 4)))
+    with pytest.raises(DataError, match="at least 2"):
+        RunningStatistics().statistics()

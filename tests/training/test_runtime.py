@@ -1,10 +1,12 @@
 """train.sync_bn's conversion: plain BatchNorms become SyncBatchNorm, conditional ones keep
 their call signature (SyncBatchNorm itself runs only under CUDA with a process group)."""
+import pytest
 import torch
 from torch import nn
 
 from ganforge.models import GENERATORS
 from ganforge.nn import ConditionalBatchNorm2d
+from ganforge.training import runtime
 from ganforge.training.runtime import sync_batchnorms
 
 
@@ -37,3 +39,45 @@ def test_conditional_batchnorm_stays_callable_with_its_condition():
     assert bn(x, cond).shape == x.shape
     G.eval()
     assert G(torch.randn(2, 16), torch.tensor([1, 2])).shape == (2, 1, 16, 16)
+
+
+# ---------------------------------------------------------------- train.precision=auto
+
+
+def _cpu_with(monkeypatch, flags, capability="AVX512", onednn_bf16=True):
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: set(flags))
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: onednn_bf16, raising=False)
+
+
+@pytest.mark.parametrize("flags, capability, onednn, native", [
+    ({"avx2", "avx512f", "avx512_bf16", "amx_bf16"}, "AVX512", True, True),   # Sapphire Rapids
+    ({"avx2", "avx512f", "avx512_bf16"}, "AVX512", True, True),               # Cooper Lake, Zen 4
+    ({"avx2", "fma"}, "AVX2", False, False),                                   # an AVX2-only EPYC
+    ({"avx2", "avx512f"}, "AVX512", True, False),                              # Skylake: AVX-512, no bf16
+    ({"avx512_bf16", "amx_bf16"}, "AVX2", True, False),                        # ATEN_CPU_CAPABILITY=avx2
+    ({"avx512_bf16", "amx_bf16"}, "AVX512", False, False),                     # ONEDNN_MAX_CPU_ISA=AVX2
+])
+def test_native_bf16_needs_the_instructions_and_torch_using_them(monkeypatch, flags, capability, onednn, native):
+    _cpu_with(monkeypatch, flags, capability, onednn)
+    assert runtime.native_bf16(torch.device("cpu")) is native
+
+
+def test_auto_precision_is_bf16_only_with_bf16_units_and_explicit_choices_stay():
+    assert runtime.choose_precision("auto", bf16_is_native=True) == "bf16"
+    assert runtime.choose_precision("auto", bf16_is_native=False) == "fp32"
+    for explicit in ("fp32", "bf16"):
+        assert runtime.choose_precision(explicit, bf16_is_native=False) == explicit
+        assert runtime.choose_precision(explicit, bf16_is_native=True) == explicit
+
+
+def test_auto_runs_channels_last_and_the_configured_layout_stays_otherwise():
+    assert runtime.fastest_layout(False, "auto") and runtime.fastest_layout(True, "fp32")
+    assert not runtime.fastest_layout(False, "fp32") and not runtime.fastest_layout(False, "bf16")
+
+
+@pytest.mark.parametrize("native, expected", [(False, "fp32"), (True, "bf16")])
+def test_resolved_runtime_of_auto_on_the_cpu(monkeypatch, native, expected):
+    monkeypatch.setattr(runtime, "native_bf16", lambda device: native)
+    rt = runtime.resolve_runtime("cpu", "auto")
+    assert rt.precision == expected and rt.device.type == "cpu"

@@ -116,3 +116,18 @@ def test_load_and_sample_api(tmp_path, tiny_dcgan):
     assert a.shape == (5, 1, 16, 16) and a.min() >= -1 and a.max() <= 1
     assert torch.equal(a, b) and not torch.equal(a, c)
     assert g.step == 2 and not g.G.training
+
+
+@pytest.mark.parametrize("native, precision", [(False, "fp32"), (True, "bf16")])
+def test_auto_precision_trains_with_the_machines_fastest_settings(tmp_path, tiny_dcgan, monkeypatch, native, precision):
+    # The selection only (train.precision=auto), not its speed: fp32 and channels-last on a CPU
+    # without bf16 units, bf16 autocast and channels-last on one with them.
+    from ganforge.training import runtime
+    from ganforge.training.trainer import Trainer
+    monkeypatch.setattr(runtime, "native_bf16", lambda device: native)
+    trainer = Trainer(resolve("dcgan", [*tiny_dcgan, "train.precision=auto", "train.steps=2"]), tmp_path / "auto")
+    assert trainer.rt.precision == precision and trainer.channels_last
+    conv = next(m for m in trainer.D.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    trainer.train()
+    assert trainer.step == 2
