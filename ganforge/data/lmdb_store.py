@@ -36,6 +36,7 @@ class LmdbImages(EncodedImages):
         try:
             env = self._open()
             try:
+                _check_complete(env, path)
                 with env.begin(buffers=False) as txn:
                     keys = [bytes(key) for key in txn.cursor().iternext(keys=True, values=False)
                             if key != LABELS_KEY]
@@ -69,3 +70,14 @@ class LmdbImages(EncodedImages):
         if value is None:
             raise DataError(f"{self.item_name(index)}: key vanished from the LMDB")
         return value
+
+
+def _check_complete(env, path: Path) -> None:
+    """LMDB memory-maps its file and trusts it: a page past the end of a truncated file is a
+    SIGBUS that kills the process. The meta page says how many pages there are; check first."""
+    data_file = path / "data.mdb" if path.is_dir() else path
+    pages = env.info()["last_pgno"] + 1
+    page_size = env.stat()["psize"]
+    if data_file.stat().st_size < pages * page_size:
+        raise DataError(f"{path}: truncated LMDB ({data_file.stat().st_size} bytes, its header says "
+                        f"{pages} pages of {page_size})")
