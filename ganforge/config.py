@@ -27,6 +27,7 @@ class DataConfig:
     skip_bad: bool = False         # skip unreadable images (counted) instead of stopping
     toy_samples: int = 100_000     # size of the 2-D toy mixtures
     in_memory: bool = True         # False: stream a folder through a DataLoader
+    memory_limit: str = "2GiB"     # decoded size above which a folder or container streams
     workers: int = 2
 
 

@@ -11,10 +11,14 @@ from __future__ import annotations
 import warnings
 import weakref
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from ..errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from .encoded import EncodedStream
 
 
 def epoch_order(n: int, seed: int, epoch: int, rank: int, world_size: int,
@@ -169,7 +173,7 @@ class StreamingBatches(_EpochStream):
     """Batches decoded by DataLoader workers into pinned memory, in the same per-epoch order as
     InMemoryBatches, so a resumed run continues exactly (state: epoch, position)."""
 
-    def __init__(self, dataset: FolderStream, batch_size: int, seed: int, device: torch.device,
+    def __init__(self, dataset: FolderStream | EncodedStream, batch_size: int, seed: int, device: torch.device,
                  rank: int = 0, world_size: int = 1, workers: int = 2, skip_bad: bool = False):
         self.dataset, self.device, self.skip_bad = dataset, device, skip_bad
         self.skipped = 0
@@ -219,35 +223,13 @@ class StreamingBatches(_EpochStream):
         return pixels
 
 
-def open_folder_stream(source: str, image_size: int, channels: int) -> FolderStream | None:
-    """A FolderStream over an image folder, or None (with a warning) when `source` is not one:
-    named sources, arrays and batch files always load into memory."""
-    from .arrays import infer_channels
-    from .cifar import cifar_batches_in
-    from .folder import find_images
-    from .idx import idx_images_in
-    from .images import IMAGE_EXTENSIONS
-    path = Path(source).expanduser()
-    if not path.is_dir() or cifar_batches_in(path) or idx_images_in(path):
-        warnings.warn(f"data.in_memory=false streams folders of image files; {source} is loaded "
-                      "into memory")
-        return None
-    files, labels, class_names = find_images(path)
-    if not files:
-        raise DataError(f"no images found in {path} (looked for {', '.join(IMAGE_EXTENSIONS)})")
-    if not channels:
-        # Decoding the whole folder to find its channels is what streaming avoids: the first
-        # readable image decides (set data.channels for folders that mix gray and colour).
-        channels = infer_channels({_first_readable(files, image_size).shape[0]})
-    return FolderStream(files, labels, class_names, image_size, channels, str(path))
-
-
-def _first_readable(files: list[Path], image_size: int):
-    from .images import read_image
-    first_error = None
-    for path in files[:100]:
-        try:
-            return read_image(path, image_size)
-        except DataError as error:
-            first_error = first_error or error
-    raise DataError(f"none of the first {min(len(files), 100)} images is readable; first: {first_error}")
+def open_folder_stream(source: str, image_size: int, channels: int):
+    """A stream over an image folder or a container (zip, LMDB, HF dataset, tar shards), or None
+    (with a warning) when `source` cannot stream: named sources, arrays and batch files always
+    load into memory."""
+    from .training_data import open_stream
+    stream = open_stream(source, image_size, channels)
+    if stream is None:
+        warnings.warn(f"data.in_memory=false streams folders of image files and containers (zip, "
+                      f"LMDB, HF datasets, tar shards); {source} is loaded into memory")
+    return stream
