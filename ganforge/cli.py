@@ -215,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .explore.commands import register as register_explore
     register_explore(sub)  # interpolate, arithmetic, truncation, directions, nearest, explore
+    from .dataset_tool import register as register_dataset
+    register_dataset(sub)  # ganforge dataset: convert any source into a stylegan2-ada zip
     return p
 
 

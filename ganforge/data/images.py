@@ -56,7 +56,8 @@ def _decode(source, size: int, path) -> np.ndarray:
     except Image.DecompressionBombError as error:
         raise DataError(f"{path}: {one_line(error)}") from error
     except Exception as error:  # Pillow raises many types for corrupt data; all mean "bad file"
-        raise DataError(f"{path}: not a readable image ({one_line(error)})") from error
+        reason = one_line(error).replace(repr(source), "data")  # Pillow names a BytesIO by its repr
+        raise DataError(f"{path}: not a readable image ({reason})") from error
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
     return np.ascontiguousarray(pixels.transpose(2, 0, 1))
