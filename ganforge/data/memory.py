@@ -33,6 +33,20 @@ def parse_size(text: str | int, where: str = "data.memory_limit") -> int:
     return size
 
 
+def requested_in_memory(value: bool | str) -> bool | None:
+    """data.in_memory as given (true/false, or "auto" to decide by size) -> True, False or None."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text == "auto":
+        return None
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ConfigError(f"data.in_memory: expected auto, true or false, got {value!r}")
+
+
 def format_size(size: int) -> str:
     for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
         if size >= scale:

@@ -5,7 +5,7 @@ import torch
 from ganforge.data.batches import FolderStream, StreamingBatches
 from ganforge.data.dataset import ImageDataset
 from ganforge.data.encoded import EncodedStream
-from ganforge.data.memory import decoded_bytes, parse_size, plan_memory
+from ganforge.data.memory import decoded_bytes, parse_size, plan_memory, requested_in_memory
 from ganforge.data.training_data import open_training_data
 from ganforge.errors import ConfigError
 from tests.data.containers import encoded_images, write_stylegan_zip
@@ -68,3 +68,39 @@ def test_named_sources_and_arrays_never_stream(tmp_path):
     with pytest.warns(UserWarning, match="loaded into memory"):
         data, plan = open_training_data("digits", image_size=8, in_memory=False)
     assert isinstance(data, ImageDataset)
+
+
+@pytest.mark.parametrize("value, expected", [(True, True), (False, False), ("auto", None), ("AUTO", None),
+                                             ("false", False), ("yes", True)])
+def test_in_memory_setting(value, expected):
+    assert requested_in_memory(value) is expected
+    with pytest.raises(ConfigError, match="data.in_memory"):
+        requested_in_memory("sometimes")
+
+
+def _zip_stream(tmp_path, count=14):
+    path = write_stylegan_zip(tmp_path / "d.zip", encoded_images(count), list(range(count)))
+    stream, _ = open_training_data(str(path), image_size=12, in_memory=False)
+    return stream
+
+
+def test_each_rank_streams_only_its_own_disjoint_shard(tmp_path):
+    stream = _zip_stream(tmp_path)
+    seen = []
+    for rank in range(2):
+        batches = StreamingBatches(stream, 3, seed=5, device=torch.device("cpu"), rank=rank, world_size=2, workers=0)
+        seen.append([int(y) for _ in range(2) for y in batches.next()[1]])  # labels are the indices
+    assert len(set(seen[0])) == 6 and not set(seen[0]) & set(seen[1])
+
+
+def test_a_resumed_stream_continues_the_same_order(tmp_path):
+    stream = _zip_stream(tmp_path)
+    cpu = torch.device("cpu")
+    first = StreamingBatches(stream, 4, seed=1, device=cpu, workers=1)
+    for _ in range(2):
+        first.next()
+    state = first.state_dict()
+    rest = [first.next()[1].tolist() for _ in range(4)]  # crosses into the next epoch
+    resumed = StreamingBatches(stream, 4, seed=1, device=cpu, workers=1)
+    resumed.load_state_dict(state)
+    assert [resumed.next()[1].tolist() for _ in range(4)] == rest
