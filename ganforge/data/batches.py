@@ -11,14 +11,10 @@ from __future__ import annotations
 import warnings
 import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 
 from ..errors import ConfigError, DataError
-
-if TYPE_CHECKING:
-    from .encoded import EncodedStream
 
 
 def epoch_order(n: int, seed: int, epoch: int, rank: int, world_size: int,
@@ -126,7 +122,16 @@ class InMemoryBatches(_EpochStream):
 
 # ---------------------------------------------------------------- streaming an image folder
 
-class FolderStream(torch.utils.data.Dataset):
+class ImageStream(torch.utils.data.Dataset):
+    """A dataset decoded one item per `__getitem__` in DataLoader workers, never held whole:
+    items are (uint8 [channels, image_size, image_size], label or -1, error message or "").
+    Subclasses set channels, image_size, name, labels (None or one per item), num_classes."""
+
+    channels: int
+    image_size: int
+
+
+class FolderStream(ImageStream):
     """The images of a folder decoded one file per item (in DataLoader workers) with the same
     decoder and fitting as the in-memory folder loader: uint8 [C, size, size]."""
 
@@ -173,7 +178,7 @@ class StreamingBatches(_EpochStream):
     """Batches decoded by DataLoader workers into pinned memory, in the same per-epoch order as
     InMemoryBatches, so a resumed run continues exactly (state: epoch, position)."""
 
-    def __init__(self, dataset: FolderStream | EncodedStream, batch_size: int, seed: int, device: torch.device,
+    def __init__(self, dataset: ImageStream, batch_size: int, seed: int, device: torch.device,
                  rank: int = 0, world_size: int = 1, workers: int = 2, skip_bad: bool = False):
         self.dataset, self.device, self.skip_bad = dataset, device, skip_bad
         self.skipped = 0

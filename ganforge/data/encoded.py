@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ganforge.data.arrays import convert_channels, infer_channels
+from ganforge.data.batches import ImageStream
 from ganforge.data.dataset import ImageDataset
 from ganforge.data.images import decode_image
 from ganforge.data.messages import one_line
@@ -163,7 +164,7 @@ def first_channels(source: EncodedImages, image_size: int) -> int:
     raise DataError(f"none of the first {min(len(source), 100)} images is readable; first: {first_error}")
 
 
-class EncodedStream(torch.utils.data.Dataset):
+class EncodedStream(ImageStream):
     """Items of a container decoded one per `__getitem__` (in DataLoader workers), with the same
     contract as batches.FolderStream: (uint8 [C, size, size], label or -1, error or "")."""
 

@@ -6,7 +6,7 @@ import warnings
 from pathlib import Path
 
 from ganforge.data.arrays import infer_channels
-from ganforge.data.batches import FolderStream
+from ganforge.data.batches import FolderStream, ImageStream
 from ganforge.data.containers import open_container
 from ganforge.data.dataset import ImageDataset, PointDataset
 from ganforge.data.encoded import EncodedStream, first_channels
@@ -14,7 +14,7 @@ from ganforge.data.memory import DEFAULT_MEMORY_LIMIT, MemoryPlan, decoded_bytes
 from ganforge.data.sources import SOURCES, load_dataset
 from ganforge.errors import DataError
 
-Stream = FolderStream | EncodedStream
+Stream = ImageStream  # FolderStream or EncodedStream
 
 
 def open_stream(source: str, image_size: int, channels: int) -> Stream | None:

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from ..collectives import mean_over_processes
 from ..config import Config, from_dict
 from ..data import load_dataset
-from ..data.batches import FolderStream, InMemoryBatches, StreamingBatches, open_folder_stream
+from ..data.batches import ImageStream, InMemoryBatches, StreamingBatches, open_folder_stream
 from ..errors import CheckpointError, ConfigError, GanforgeError
 from ..images import grid_image, save_png
 from ..io import atomic_write_json, atomic_write_text
@@ -431,7 +431,7 @@ class Trainer:
 
 def _tensors(dataset) -> tuple[torch.Tensor | None, torch.Tensor | None, tuple[int, ...]]:
     """(samples, labels, shape of one sample); a streamed folder has no tensors in memory."""
-    if isinstance(dataset, FolderStream):
+    if isinstance(dataset, ImageStream):
         return None, None, (dataset.channels, dataset.image_size, dataset.image_size)
     if hasattr(dataset, "points"):
         return dataset.points, dataset.labels, (dataset.points.shape[1],)
