@@ -26,6 +26,8 @@ from ganforge.errors import DataError
 # Encoded images are read in chunks of this many items, then decoded in threads: a chunk bounds
 # the encoded bytes held at once.
 _CHUNK = 256
+# Class indices above this are refused: a label is an embedding row (ImageNet-21k has 21,841).
+MAX_CLASS_INDEX = 1_000_000
 
 
 class PackedNames:
@@ -62,6 +64,8 @@ class EncodedImages:
             if len(labels) and int(labels.min()) < 0:
                 raise DataError(f"{name}: labels must be >= 0, found {int(labels.min())}")
             count = int(labels.max()) + 1
+            if count > MAX_CLASS_INDEX + 1:
+                raise DataError(f"{name}: class label {count - 1} is over the limit of {MAX_CLASS_INDEX}")
             if class_names is not None and len(class_names) < count:
                 raise DataError(f"{name}: label {count - 1} but only {len(class_names)} class names")
             self.num_classes = count if class_names is None else len(class_names)

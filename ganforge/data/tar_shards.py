@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ganforge.data.encoded import EncodedImages, PackedNames
+from ganforge.data.encoded import MAX_CLASS_INDEX, EncodedImages, PackedNames
 from ganforge.data.images import IMAGE_EXTENSIONS
 from ganforge.data.messages import one_line
 from ganforge.errors import DataError
@@ -143,6 +143,6 @@ def _read_label(archive: tarfile.TarFile, member: tarfile.TarInfo, shard: Path) 
         label = int(text.decode("ascii").strip())
     except (UnicodeDecodeError, ValueError) as error:
         raise DataError(f"{where}: class label must be a decimal integer, found {text[:20]!r}") from error
-    if label < 0:
-        raise DataError(f"{where}: class label must be >= 0, found {label}")
+    if not 0 <= label <= MAX_CLASS_INDEX:
+        raise DataError(f"{where}: class label must be in 0..{MAX_CLASS_INDEX}, found {label}")
     return label

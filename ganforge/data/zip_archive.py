@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ganforge.data.encoded import EncodedImages, PackedNames
+from ganforge.data.encoded import MAX_CLASS_INDEX, EncodedImages, PackedNames
 from ganforge.data.images import is_image_file
 from ganforge.data.messages import one_line
 from ganforge.errors import DataError
@@ -126,9 +126,9 @@ def labels_from_json(meta, names: list[str], where: str) -> tuple[np.ndarray | N
         if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)):
             raise DataError(f"{where}: each label must be [file name, class], found {str(pair)[:80]}")
         label = pair[1]
-        if isinstance(label, bool) or not isinstance(label, int) or label < 0:
+        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= MAX_CLASS_INDEX:
             raise DataError(f"{where}: {pair[0]} has label {str(label)[:80]}; only class indices "
-                            "(integers >= 0) are supported")
+                            f"(integers 0..{MAX_CLASS_INDEX}) are supported")
         by_name[pair[0]] = label
     missing = next((name for name in names if name not in by_name), None)
     if missing is not None:

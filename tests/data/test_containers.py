@@ -98,6 +98,7 @@ def test_zip_class_names_and_missing_label(tmp_path):
 @pytest.mark.parametrize("labels, message", [
     ("[[\"00000/img00000000.png\", [0.5, 0.5]]]", "only class indices"),
     ("{\"a\": 1}", "pairs"), ("[[\"00000/img00000000.png\", -1]]", "only class indices"),
+    ("[[\"00000/img00000000.png\", 1000000000000000000000000]]", "only class indices"),
 ])
 def test_zip_labels_other_than_class_indices_are_refused(tmp_path, labels, message):
     with zipfile.ZipFile(tmp_path / "d.zip", "w") as archive:
@@ -187,3 +188,9 @@ def test_missing_extra_is_one_line_naming_it(tmp_path, monkeypatch, fmt, module,
     with pytest.raises(DataError, match=rf"pip install 'ganforge\[{extra}\]'") as caught:
         load_dataset(str(path))
     assert "\n" not in str(caught.value)
+
+
+def test_tar_label_far_too_large_is_refused(tmp_path):
+    write_shards(tmp_path / "s", IMAGES[:2], [0, 10**12], per_shard=2)
+    with pytest.raises(DataError, match=r"000001.cls: class label must be in 0..1000000"):
+        load_dataset(str(tmp_path / "s"))

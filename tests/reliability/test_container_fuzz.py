@@ -125,3 +125,32 @@ def test_truncated_lmdb_is_a_data_error_not_a_crash(tmp_path):
     (path / "data.mdb").write_bytes(data[:len(data) - 4096])
     kind, detail = _outcome_in_child(path)
     assert kind == "DataError" and "truncated LMDB" in detail, (kind, detail)
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=30),
+                     lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+                     max_leaves=20)
+_NAMES = st.sampled_from(["00000/img00000000.png", "00000/img00000001.png", "x.png", ""])
+
+
+@settings(max_examples=150, deadline=None)
+@given(meta=st.one_of(_JSON, st.fixed_dictionaries(
+    {"labels": st.lists(st.one_of(st.tuples(_NAMES, _JSON).map(list), _JSON), max_size=4)},
+    optional={"class_names": _JSON})))
+def test_any_dataset_json_gives_a_data_error_or_a_well_formed_dataset(meta):
+    import json
+    import zipfile
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "d.zip"
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("00000/img00000000.png", IMAGES[0])
+            archive.writestr("00000/img00000001.png", IMAGES[1])
+            archive.writestr("dataset.json", json.dumps(meta))
+        try:
+            data = load_dataset(str(path), image_size=8)
+        except DataError as error:
+            assert "d.zip" in str(error) and "\n" not in str(error)
+            return
+    assert len(data) == 2
+    if data.labels is not None:
+        assert data.labels.dtype == torch.int64 and int(data.labels.max()) < data.num_classes
