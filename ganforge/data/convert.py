@@ -21,7 +21,6 @@ from PIL import Image
 from ganforge.data.arrays import convert_channels
 from ganforge.data.batches import FolderStream
 from ganforge.data.dataset import ImageDataset, PointDataset
-from ganforge.data.encoded import EncodedStream
 from ganforge.data.images import decode_image
 from ganforge.data.memory import decoded_bytes, format_size
 from ganforge.data.progress import progress

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ganforge.data.encoded import EncodedImages, PackedNames
+from ganforge.data.encoded import EncodedImages
 from ganforge.data.extras import import_extra
 from ganforge.data.messages import one_line
 from ganforge.errors import DataError
