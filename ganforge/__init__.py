@@ -5,7 +5,7 @@
     g = ganforge.load(run)
     images = g.sample(16, seed=0)             # [-1, 1] tensor
 """
-__version__ = "0.1.0"
+from .version import __version__
 
 
 def train(*args, **kwargs):

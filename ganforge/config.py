@@ -26,7 +26,8 @@ class DataConfig:
     channels: int = 0              # 0: keep the source's channel count
     skip_bad: bool = False         # skip unreadable images (counted) instead of stopping
     toy_samples: int = 100_000     # size of the 2-D toy mixtures
-    in_memory: bool = True         # False: stream a folder through a DataLoader
+    in_memory: bool | str = "auto"  # auto: stream a folder or container when its decoded size is
+    memory_limit: str = "2GiB"      # over memory_limit; true: hold it in memory; false: stream
     workers: int = 2
 
 
@@ -159,7 +160,22 @@ def _apply_fixed(section_obj: Any, section: str, values: dict) -> None:
         if key not in fields:
             raise ConfigError(
                 f"unknown key '{section}.{key}'; valid keys: {', '.join(sorted(fields))}")
-        setattr(section_obj, key, _coerce(value, getattr(section_obj, key), f"{section}.{key}"))
+        where = f"{section}.{key}"
+        coerce = _auto_or_bool if where in AUTO_OR_BOOL else _coerce
+        setattr(section_obj, key, coerce(value, getattr(section_obj, key), where))
+
+
+# Settings that are "auto" or a bool (old run directories saved plain true/false).
+AUTO_OR_BOOL = {"data.in_memory"}
+
+
+def _auto_or_bool(value: Any, default: Any, where: str) -> bool | str:
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    try:
+        return _coerce(value, True, where)
+    except ConfigError:
+        raise ConfigError(f"{where}: expected auto, true or false, got {value!r}") from None
 
 
 def apply_overrides(cfg: Config, overrides: dict[str, dict[str, Any]]) -> Config:

@@ -25,7 +25,8 @@ from safetensors.torch import load, save
 
 from .config import Config, from_dict
 from .data import load_dataset
-from .data.batches import open_folder_stream
+from .data.memory import MemoryPlan, requested_in_memory
+from .data.training_data import open_training_data
 from .errors import CheckpointError, GanforgeError
 from .io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
@@ -129,14 +130,35 @@ def write_data_summary(run_dir, summary: dict) -> None:
     atomic_write_json(Path(run_dir) / DATA_FILE, summary)
 
 
+def data_summary_text(summary: dict) -> str:
+    """Two lines for the console: what the data is and where it lives (memory or streamed, and
+    why), then what runs it (the provenance record)."""
+    shape = "x".join(map(str, summary["shape"]))
+    classes = f", {summary['num_classes']} classes" if summary.get("num_classes") else ""
+    skipped = f", {summary['skipped']} skipped" if summary.get("skipped") else ""
+    where = "in memory" if summary.get("in_memory", not summary.get("streamed")) else "streamed"
+    why = f" ({summary['memory_decision']})" if summary.get("memory_decision") else ""
+    lines = [f"data: {summary['source']}: {summary['samples']} samples of {shape}{classes}{skipped}; "
+             f"{where}{why}"]
+    p = summary.get("provenance")
+    if p:
+        cuda = f"CUDA {p['cuda']}, cuDNN {p['cudnn']}" if p.get("cuda") else "no CUDA"
+        commit = f", commit {p['git_commit']}" if p.get("git_commit") else ""
+        lines.append(f"run by: ganforge {p['ganforge']}{commit}, torch {p['torch']} ({cuda}), "
+                     f"{p['device']}, {p['processes']} process(es)")
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------- the run's dataset
 
-def training_data(cfg: Config):
-    """The data as the trainer reads it: a FolderStream when data.in_memory is false and the
-    source is a folder that can be streamed, else the whole dataset in memory."""
+def training_data(cfg: Config) -> tuple[object, MemoryPlan]:
+    """(the data as the trainer reads it, the memory decision): a stream when data.in_memory is
+    false, or "auto" and the decoded size is over data.memory_limit, and the source can stream
+    (a folder of images or a container); else the whole dataset in memory."""
     d = cfg.data
-    stream = None if d.in_memory else open_folder_stream(d.source, d.image_size, d.channels)
-    return stream if stream is not None else dataset(cfg)
+    return open_training_data(d.source, image_size=d.image_size, channels=d.channels, skip_bad=d.skip_bad,
+                              seed=cfg.train.seed, toy_samples=d.toy_samples,
+                              in_memory=requested_in_memory(d.in_memory), memory_limit=d.memory_limit)
 
 
 def dataset(cfg: Config):

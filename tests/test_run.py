@@ -48,7 +48,18 @@ def test_the_runs_dataset_is_rebuilt_with_every_data_setting():
     data = run.dataset(cfg)
     assert len(data.points) == 50  # toy_samples is kept (it was dropped in places before)
     assert torch.equal(run.dataset(cfg).points, data.points)
-    assert run.training_data(cfg).points.shape == data.points.shape
+    training, plan = run.training_data(cfg)
+    assert training.points.shape == data.points.shape and plan.in_memory  # points never stream
+
+
+def test_the_data_summary_prints_the_decision_and_the_provenance():
+    summary = {"source": "f", "samples": 23, "shape": [1, 16, 16], "num_classes": 2, "skipped": 1,
+               "streamed": True, "in_memory": False, "memory_decision": "decoded 5.8 KiB is over ...",
+               "provenance": {"ganforge": "9.9", "git_commit": None, "torch": "2.13.0", "cuda": None,
+                              "cudnn": None, "device": "cpu: X", "processes": 2}}
+    first, second = run.data_summary_text(summary).splitlines()
+    assert first == "data: f: 23 samples of 1x16x16, 2 classes, 1 skipped; streamed (decoded 5.8 KiB is over ...)"
+    assert second == "run by: ganforge 9.9, torch 2.13.0 (no CUDA), cpu: X, 2 process(es)"
 
 
 def test_best_generator_round_trip_and_hash_check(tmp_path):

@@ -127,8 +127,21 @@ def _cmd_classifier_train(args) -> None:
     print(f"saved to {out}; use it with --extractor classifier:{out}")
 
 
+class _VersionAction(argparse.Action):
+    """--version, computed only when asked (it imports torch and asks git)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from ..provenance import version_text
+        print(version_text())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ganforge", description="Train, evaluate and explore GANs.")
+    p.add_argument("--version", action=_VersionAction, help="print ganforge, torch, CUDA and git versions")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     t = sub.add_parser("train", help="train a recipe (default: dcgan on the bundled MNIST digits)")
@@ -215,6 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .explore import register as register_explore
     register_explore(sub)  # interpolate, arithmetic, truncation, directions, nearest, explore
+    from .dataset import register as register_dataset
+    register_dataset(sub)  # ganforge dataset: convert any source into a stylegan2-ada zip
     return p
 
 

@@ -15,11 +15,8 @@ from pathlib import Path
 import torch
 
 from ..errors import ConfigError, DataError
-from .arrays import convert_channels, infer_channels
-from .cifar import cifar_batches_in
-from .folder import find_images
-from .idx import idx_images_in
-from .images import IMAGE_EXTENSIONS, read_image
+from .arrays import convert_channels
+from .images import read_image
 
 
 def epoch_order(n: int, seed: int, epoch: int, rank: int, world_size: int,
@@ -127,7 +124,16 @@ class InMemoryBatches(_EpochStream):
 
 # ---------------------------------------------------------------- streaming an image folder
 
-class FolderStream(torch.utils.data.Dataset):
+class ImageStream(torch.utils.data.Dataset):
+    """A dataset decoded one item per `__getitem__` in DataLoader workers, never held whole:
+    items are (uint8 [channels, image_size, image_size], label or -1, error message or "").
+    Subclasses set channels, image_size, name, labels (None or one per item), num_classes."""
+
+    channels: int
+    image_size: int
+
+
+class FolderStream(ImageStream):
     """The images of a folder decoded one file per item (in DataLoader workers) with the same
     decoder and fitting as the in-memory folder loader: uint8 [C, size, size]."""
 
@@ -172,7 +178,7 @@ class StreamingBatches(_EpochStream):
     """Batches decoded by DataLoader workers into pinned memory, in the same per-epoch order as
     InMemoryBatches, so a resumed run continues exactly (state: epoch, position)."""
 
-    def __init__(self, dataset: FolderStream, batch_size: int, seed: int, device: torch.device,
+    def __init__(self, dataset: ImageStream, batch_size: int, seed: int, device: torch.device,
                  rank: int = 0, world_size: int = 1, workers: int = 2, skip_bad: bool = False):
         self.dataset, self.device, self.skip_bad = dataset, device, skip_bad
         self.skipped = 0
@@ -220,31 +226,3 @@ class StreamingBatches(_EpochStream):
         for k, i in enumerate(bad):
             pixels[i] = pixels[good[k % len(good)]]
         return pixels
-
-
-def open_folder_stream(source: str, image_size: int, channels: int) -> FolderStream | None:
-    """A FolderStream over an image folder, or None (with a warning) when `source` is not one:
-    named sources, arrays and batch files always load into memory."""
-    path = Path(source).expanduser()
-    if not path.is_dir() or cifar_batches_in(path) or idx_images_in(path):
-        warnings.warn(f"data.in_memory=false streams folders of image files; {source} is loaded "
-                      "into memory")
-        return None
-    files, labels, class_names = find_images(path)
-    if not files:
-        raise DataError(f"no images found in {path} (looked for {', '.join(IMAGE_EXTENSIONS)})")
-    if not channels:
-        # Decoding the whole folder to find its channels is what streaming avoids: the first
-        # readable image decides (set data.channels for folders that mix gray and colour).
-        channels = infer_channels({_first_readable(files, image_size).shape[0]})
-    return FolderStream(files, labels, class_names, image_size, channels, str(path))
-
-
-def _first_readable(files: list[Path], image_size: int):
-    first_error = None
-    for path in files[:100]:
-        try:
-            return read_image(path, image_size)
-        except DataError as error:
-            first_error = first_error or error
-    raise DataError(f"none of the first {min(len(files), 100)} images is readable; first: {first_error}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +31,18 @@ def read_image(path: Path, size: int) -> np.ndarray:
     C is the file's own layout after normalising exotic modes: 1 (L), 2 (LA), 3 (RGB), 4 (RGBA).
     Any failure (unreadable, truncated, too large) becomes a DataError naming the file.
     """
+    return _decode(path, size, path)
+
+
+def decode_image(data: bytes, size: int, name: str) -> np.ndarray:
+    """`read_image` for encoded bytes held in a container (a zip member, an LMDB value, a tar
+    entry); errors name `name`, e.g. 'train.zip:00000/img00000003.png'."""
+    return _decode(io.BytesIO(data), size, name)
+
+
+def _decode(source, size: int, path) -> np.ndarray:
     try:
-        with Image.open(path) as image:
+        with Image.open(source) as image:
             width, height = image.size
             if width * height > MAX_PIXELS:
                 raise DataError(f"{path}: {width}x{height} pixels is over the limit of {MAX_PIXELS} "
@@ -45,7 +56,8 @@ def read_image(path: Path, size: int) -> np.ndarray:
     except Image.DecompressionBombError as error:
         raise DataError(f"{path}: {one_line(error)}") from error
     except Exception as error:  # Pillow raises many types for corrupt data; all mean "bad file"
-        raise DataError(f"{path}: not a readable image ({one_line(error)})") from error
+        reason = one_line(error).replace(repr(source), "data")  # Pillow names a BytesIO by its repr
+        raise DataError(f"{path}: not a readable image ({reason})") from error
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
     return np.ascontiguousarray(pixels.transpose(2, 0, 1))

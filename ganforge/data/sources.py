@@ -12,7 +12,9 @@ import torch
 from ganforge.data.arrays import as_image_array, as_labels, convert_channels, infer_channels, resize_images
 from ganforge.data.bundled import DIGIT_NAMES, STACKED_MNIST_SAMPLES, mnist_5k, sklearn_digits, stack_digits
 from ganforge.data.cifar import cifar_batches_in, is_cifar_name, read_cifar
+from ganforge.data.containers import CONTAINER_FORMATS, open_container
 from ganforge.data.dataset import ImageDataset, PointDataset
+from ganforge.data.encoded import load_encoded
 from ganforge.data.folder import load_image_file, load_image_folder
 from ganforge.data.idx import idx_images_in, is_idx_images, is_idx_labels, read_idx_images
 from ganforge.data.images import IMAGE_EXTENSIONS, is_image_file
@@ -31,7 +33,7 @@ SOURCES = {
 
 PATH_FORMATS = ("a folder of images (one sub-folder per class gives labels), an image file, .npz or .npy, "
                 "MNIST IDX files (*-idx3-ubyte[.gz]) or a folder of them, CIFAR-10/100 python batches or "
-                "their folder")
+                f"their folder, {CONTAINER_FORMATS}")
 
 _VALID_CHANNELS = (0, 1, 3, 4)
 
@@ -99,6 +101,12 @@ _NAMED_LOADERS: dict[str, Callable[[str, _Options], ImageDataset | PointDataset]
 
 
 def _load_path(path: Path, options: _Options) -> ImageDataset:
+    try:
+        container = open_container(path)
+        if container is not None:
+            return load_encoded(container, options.image_size, options.channels, options.skip_bad)
+    except OSError as error:
+        raise DataError(f"{path}: {one_line(error)}") from error
     if not path.exists():
         raise DataError(f"{path} does not exist (and is not a named source: {', '.join(SOURCES)})")
     try:

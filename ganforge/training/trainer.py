@@ -18,7 +18,7 @@ from tqdm import tqdm
 from .. import run
 from ..collectives import mean_over_processes
 from ..config import Config
-from ..data.batches import FolderStream, InMemoryBatches, StreamingBatches
+from ..data.batches import ImageStream, InMemoryBatches, StreamingBatches
 from ..errors import CheckpointError, ConfigError, GanforgeError
 from ..families import Family
 from ..images import grid_image, save_png
@@ -27,6 +27,7 @@ from ..models.base import inference
 from ..nn.augment import DiffAugment
 from ..nn.ema import ExponentialMovingAverage, ema_decay_from_half_life
 from ..objectives.regularizers import LazyRegularizer
+from ..provenance import provenance
 from . import checkpoint as ckpt
 from .build import build_components
 from .control import TrainingControl
@@ -45,7 +46,11 @@ class Trainer:
     def __init__(self, cfg: Config, run_dir: Path, resume: bool = False):
         self.cfg, self.run_dir = cfg, Path(run_dir)
         self.rt = self._runtime()
-        self.dataset = run.training_data(cfg)
+        self.dataset, self.memory_plan = run.training_data(cfg)
+        if cfg.train.eval_every and isinstance(self.dataset, ImageStream):  # say so before training
+            raise ConfigError(f"train.eval_every needs the training set in memory, and it streams "
+                              f"({self.memory_plan.reason}); set data.in_memory=true or train.eval_every=0")
+        self.provenance = provenance(self.rt.device, self.rt.world_size)  # also in every checkpoint
         self.data_shape, self.num_classes = _sample_shape(self.dataset), self.dataset.num_classes
         self.family, self.G, self.D, self.augment = self._models()
         self.ema = ExponentialMovingAverage(self.G) if cfg.train.ema else None  # before compiling G
@@ -104,7 +109,7 @@ class Trainer:
 
     def _batches(self):
         t, rt = self.cfg.train, self.rt
-        if isinstance(self.dataset, FolderStream):
+        if isinstance(self.dataset, ImageStream):
             batches = StreamingBatches(self.dataset, t.batch_size, t.seed, rt.device, rt.rank,
                                        rt.world_size, self.cfg.data.workers, self.cfg.data.skip_bad)
         else:
@@ -127,11 +132,15 @@ class Trainer:
 
     def _write_run_files(self) -> None:
         run.write_config(self.run_dir, self.cfg)
-        run.write_data_summary(self.run_dir, {
+        summary = {
             "source": self.cfg.data.source, "samples": len(self.dataset),
             "shape": list(self.data_shape), "num_classes": self.num_classes,
             "skipped": int(getattr(self.dataset, "skipped", 0)),
-            "streamed": isinstance(self.dataset, FolderStream), "processes": self.rt.world_size})
+            "streamed": isinstance(self.dataset, ImageStream), "processes": self.rt.world_size,
+            **self.memory_plan.summary(), "provenance": self.provenance}
+        run.write_data_summary(self.run_dir, summary)
+        if self.cfg.train.progress:
+            print(run.data_summary_text(summary))
 
     # ------------------------------------------------------------------ the loop
     def train(self, until: int | None = None) -> Path:
@@ -400,7 +409,7 @@ class Trainer:
             meta = {"recipe": self.cfg.recipe, "images_seen": self.images_seen,
                     "data_shape": list(self.data_shape), "num_classes": self.num_classes,
                     "family": self.cfg.family["name"], "generator": self.cfg.generator["name"],
-                    "processes": self.rt.world_size}
+                    "processes": self.rt.world_size, "provenance": self.provenance}
             path = ckpt.save_checkpoint(self.run_dir, self.step, self.modules(), state, meta,
                                         keep=self.cfg.train.keep_ckpts)
         self.rt.barrier()
@@ -474,7 +483,7 @@ class Trainer:
 
 
 def _sample_shape(dataset) -> tuple[int, ...]:
-    if isinstance(dataset, FolderStream):
+    if isinstance(dataset, ImageStream):
         return (dataset.channels, dataset.image_size, dataset.image_size)
     if hasattr(dataset, "points"):
         return (dataset.points.shape[1],)

@@ -13,8 +13,8 @@ from ganforge import api
 from ganforge.cli import main
 from ganforge.config import resolve
 from ganforge.data import load_dataset
-from ganforge.data.batches import (InMemoryBatches, StreamingBatches, epoch_order,
-                                   open_folder_stream)
+from ganforge.data.batches import InMemoryBatches, StreamingBatches, epoch_order
+from ganforge.data.training_data import open_stream, open_training_data
 from ganforge.errors import ConfigError, DataError
 from ganforge.training import checkpoint as ckpt
 from ganforge.training import runtime
@@ -61,7 +61,7 @@ def folder(tmp_path_factory):
 
 
 def _streaming(folder, batch=4, seed=5, workers=1, rank=0, world=1, skip_bad=False):
-    stream = open_folder_stream(str(folder), 8, 0)
+    stream = open_stream(str(folder), 8, 0)
     return StreamingBatches(stream, batch, seed, torch.device("cpu"), rank, world, workers, skip_bad)
 
 
@@ -111,24 +111,35 @@ def test_streaming_reports_or_skips_a_bad_file(tmp_path, folder):
 
 def test_streaming_needs_a_folder_and_families_needing_all_data_say_so(folder, tmp_path):
     np.savez(tmp_path / "a.npz", images=np.zeros((4, 8, 8), np.uint8))
-    with pytest.warns(UserWarning, match="streams folders of image files"):
-        assert open_folder_stream(str(tmp_path / "a.npz"), 8, 0) is None
+    assert open_stream(str(tmp_path / "a.npz"), 8, 0) is None
+    with pytest.warns(UserWarning, match="a.npz is loaded into memory"):
+        data, plan = open_training_data(str(tmp_path / "a.npz"), 8, in_memory=False)
+    assert plan.in_memory and len(data) == 4
     with pytest.raises(ConfigError, match="data.in_memory=true"):
         _streaming(folder, workers=0).data
+    with pytest.raises(ConfigError, match="train.eval_every needs the training set in memory"):
+        api.train(resolve("dcgan", [f"data.source={folder}", "data.memory_limit=1KiB", "train.eval_every=2"]),
+                  out=tmp_path / "run")
 
 
 def test_training_from_a_streamed_folder_resumes_exactly(tmp_path, folder, tiny_dcgan):
     sets = [s for s in tiny_dcgan if not s.startswith("train.batch_size")] + [
-        f"data.source={folder}", "data.in_memory=false", "data.workers=1", "train.batch_size=4"]
-    straight = api.train(resolve("dcgan", sets + ["train.steps=6"]), out=tmp_path / "straight")
-    cut = api.train(resolve("dcgan", sets + ["train.steps=4"]), out=tmp_path / "cut")
+        f"data.source={folder}", "data.workers=1", "train.batch_size=4"]
+    # data.in_memory=auto (the default) streams this folder (23 x 1x16x16 = 5,888 bytes decoded)
+    # because it is over the limit; the interrupted run streams because it is told to.
+    straight = api.train(resolve("dcgan", sets + ["train.steps=6", "data.memory_limit=5KiB"]),
+                         out=tmp_path / "straight")
+    cut = api.train(resolve("dcgan", sets + ["train.steps=4", "data.in_memory=false"]), out=tmp_path / "cut")
     resumed = api.resume(cut, {"train": {"steps": 6}})
     _same_weights(_weights(straight), _weights(resumed))
     info = json.loads((straight / "data.json").read_text())
     assert info["streamed"] and info["samples"] == 23 and info["shape"] == [1, 16, 16]
+    assert not info["in_memory"] and info["decoded_bytes"] == 23 * 16 * 16
+    assert info["memory_limit_bytes"] == 5 * 1024 and "over data.memory_limit" in info["memory_decision"]
     # Streamed or in memory, the same folder trains identically.
-    memory = api.train(resolve("dcgan", [s for s in sets if "in_memory" not in s] + ["train.steps=6"]),
-                       out=tmp_path / "memory")
+    memory = api.train(resolve("dcgan", sets + ["train.steps=6"]), out=tmp_path / "memory")
+    info = json.loads((memory / "data.json").read_text())
+    assert info["in_memory"] and not info["streamed"] and "within" in info["memory_decision"]
     _same_weights(_weights(straight), _weights(memory))
 
 
