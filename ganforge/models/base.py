@@ -13,7 +13,7 @@ from torch import nn
 
 from ..errors import ConfigError
 
-G_CONDITIONING = ("none", "multiply")
+G_CONDITIONING = ("none", "concat", "multiply")
 D_CONDITIONING = ("none", "concat", "projection")
 
 
@@ -45,15 +45,26 @@ class Generator(nn.Module):
         if conditioning != "none" and num_classes < 2:
             raise ConfigError("a conditional generator needs labelled data (num_classes >= 2)")
         self.z_dim, self.num_classes, self.conditioning = z_dim, num_classes, conditioning
-        # CGAN as commonly taught: a learned label embedding multiplied element-wise into z.
+        # concat (Mirza & Osindero 2014; Odena et al. 2017): the one-hot label appended to z, so
+        # G's first layer gets a class-dependent mean. multiply: a learned embedding multiplied
+        # element-wise into z; with z symmetric about 0 the label only changes the spread of each
+        # input, never its mean, so a linear first layer sees the class only through the scale of
+        # its (zero-mean) output, and G learned to ignore it (ACGAN 0.61 conditional accuracy).
         self.label_embedding = (nn.Embedding(num_classes, z_dim)
                                 if conditioning == "multiply" else None)
 
+    @property
+    def input_dim(self) -> int:
+        """Width of the vector G's first layer takes: z plus the one-hot label when concatenated."""
+        return self.z_dim + (self.num_classes if self.conditioning == "concat" else 0)
+
     def condition(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
-        if self.label_embedding is None:
+        if self.conditioning == "none":
             return z
         if labels is None:
             raise ValueError("this generator is conditional: pass labels")
+        if self.conditioning == "concat":
+            return torch.cat([z, nn.functional.one_hot(labels, self.num_classes).to(z.dtype)], dim=1)
         return z * self.label_embedding(labels)
 
 
