@@ -35,6 +35,15 @@ def check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
         raise ConfigError(f"{what} must be one of {', '.join(choices)}, got '{value}'")
 
 
+def one_hot_table(num_classes: int) -> nn.Embedding:
+    """An embedding whose rows are the one-hot codes, held as a buffer (nothing to train): the
+    tools that blend class embeddings (ganforge.explore) then blend one-hot labels unchanged."""
+    table = nn.Embedding(num_classes, num_classes)
+    del table.weight
+    table.register_buffer("weight", torch.eye(num_classes), persistent=False)  # a constant
+    return table
+
+
 class Generator(nn.Module):
     z_dim: int
     num_classes: int = 0
@@ -50,8 +59,11 @@ class Generator(nn.Module):
         # element-wise into z; with z symmetric about 0 the label only changes the spread of each
         # input, never its mean, so a linear first layer sees the class only through the scale of
         # its (zero-mean) output, and G learned to ignore it (ACGAN 0.61 conditional accuracy).
-        self.label_embedding = (nn.Embedding(num_classes, z_dim)
-                                if conditioning == "multiply" else None)
+        self.label_embedding = None
+        if conditioning == "multiply":
+            self.label_embedding = nn.Embedding(num_classes, z_dim)
+        elif conditioning == "concat":
+            self.label_embedding = one_hot_table(num_classes)
 
     @property
     def input_dim(self) -> int:
@@ -64,7 +76,7 @@ class Generator(nn.Module):
         if labels is None:
             raise ValueError("this generator is conditional: pass labels")
         if self.conditioning == "concat":
-            return torch.cat([z, nn.functional.one_hot(labels, self.num_classes).to(z.dtype)], dim=1)
+            return torch.cat([z, self.label_embedding(labels).to(z.dtype)], dim=1)
         return z * self.label_embedding(labels)
 
 

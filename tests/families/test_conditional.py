@@ -134,3 +134,8 @@ def test_concat_conditioning_appends_the_one_hot_label():
     assert torch.equal(x[:, :G.noise_dim], z)
     assert torch.equal(x[:, G.noise_dim:].argmax(1), torch.tensor([0, 4, 9]))
     assert torch.equal(x[:, G.noise_dim:].sum(1), torch.ones(3))
+    # The one-hot table is a constant (nothing to train or save) that the explore tools can blend.
+    assert not any("label_embedding" in name for name, _ in G.named_parameters())
+    assert "label_embedding.weight" not in G.state_dict()
+    from ganforge.explore.points import class_tables
+    assert class_tables(G) == [G.label_embedding]
