@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ganforge import api
 from ganforge.data import load_dataset
-from ganforge.families.conditional import conditional_accuracy
+from ganforge.metrics.conditional import conditional_accuracy
 from ganforge.metrics import get_extractor
 from ganforge.metrics.evaluate import evaluate
 from ganforge.training.checkpoint import checkpoint_dirs, load_checkpoint

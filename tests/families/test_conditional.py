@@ -8,6 +8,7 @@ from PIL import Image
 from ganforge import api
 from ganforge.cli import main
 from ganforge.errors import ConfigError, GanforgeError
+from ganforge.explore.points import class_tables
 from ganforge.families.base import Latent
 from ganforge.metrics.conditional import conditional_accuracy
 from tests.families.conftest import build, train
@@ -137,5 +138,4 @@ def test_concat_conditioning_appends_the_one_hot_label():
     # The one-hot table is a constant (nothing to train or save) that the explore tools can blend.
     assert not any("label_embedding" in name for name, _ in G.named_parameters())
     assert "label_embedding.weight" not in G.state_dict()
-    from ganforge.explore.points import class_tables
     assert class_tables(G) == [G.label_embedding]
