@@ -28,8 +28,12 @@ PGGAN = ["data.source=digits", "data.image_size=16", "generator.z_dim=16", "gene
 
 CASES = {
     "dcgan": ("dcgan", TINY + ["train.ema=true", "train.ema_half_life_kimg=0.1"]),
-    "acgan": ("acgan", TINY),
-    "cgan": ("cgan", TINY),
+    # The cgan and acgan recipes now append the one-hot label to z (concat); multiply, the
+    # conditioning these values were recorded with, stays pinned by the first two cases.
+    "acgan": ("acgan", TINY + ["generator.conditioning=multiply"]),
+    "cgan": ("cgan", TINY + ["generator.conditioning=multiply"]),
+    "acgan-concat": ("acgan", TINY),
+    "cgan-concat": ("cgan", TINY),
     "wgan-gp": ("wgan-gp", TINY),
     "biggan": ("biggan-mnist", BIGGAN),
     "pggan": ("pggan-mnist", PGGAN),
@@ -37,8 +41,10 @@ CASES = {
 }
 GOLDEN = {  # sha256 of the float32 samples' bytes, first 16 hex digits (CPU, fp32, 1 thread)
     "acgan": "d5c6c7fd4a2c97a8",
+    "acgan-concat": "e7667329db43383b",
     "biggan": "a94ebd7f32931d2c",
     "cgan": "0866eb52221f8364",
+    "cgan-concat": "65dd02cc58d35c16",
     "dcgan": "12e78ffac292b24d",
     "pggan": "f4e75a5846dfa297",
     "sgan": "44b68666b76d6750",

@@ -203,7 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="score a trained run: FID, KID, IS, precision/recall with a "
                                      "real-vs-real baseline; appends to RUN/eval.jsonl")
     ev.add_argument("run", help="run directory")
-    ev.add_argument("--metrics", default="fid,kid,is,pr", help="comma-separated: fid, kid, is, pr, dc")
+    ev.add_argument("--metrics", default="fid,kid,is,pr", help="comma-separated: fid, kid, is, pr, dc, acc (acc: accuracy by class of a "
+                                                          "conditional run, InfoGAN's code agreement; needs a classifier)")
     ev.add_argument("--n", type=int, default=10000, help="generated samples (and real ones, at most the dataset)")
     ev.add_argument("--extractor", help="inception or classifier:PATH (default: the run's eval.extractor, "
                                         "else classifiers/<data source>)")

@@ -28,6 +28,7 @@ class ACGAN(Family):
     adversarial `loss` (any of ganforge.objectives.LOSSES)."""
     loss: str = "nonsaturating"
     aux_weight: float = 1.0
+    aux_on_fakes: bool = True  # the paper trains D's class head on generated images too
 
     def setup(self, G, D, num_classes: int) -> None:
         super().setup(G, D, num_classes)
@@ -41,8 +42,9 @@ class ACGAN(Family):
         d_real, cls_real = logit_and_head(D, reals, "aux")
         d_fake, cls_fake = logit_and_head(D, fakes, "aux")
         adversarial = self.objective.d(d_real, d_fake)
-        aux = (F.cross_entropy(cls_real.float(), real_labels)
-               + F.cross_entropy(cls_fake.float(), latent.labels))
+        aux = F.cross_entropy(cls_real.float(), real_labels)
+        if self.aux_on_fakes:
+            aux = aux + F.cross_entropy(cls_fake.float(), latent.labels)
         loss = adversarial + self.aux_weight * aux
         accuracy = (cls_real.argmax(1) == real_labels).float().mean()
         return loss, {"d_loss": loss.detach(), "d_adv": adversarial.detach(),

@@ -1,7 +1,8 @@
 """Conditional GAN (Mirza & Osindero 2014): both players see the class label.
 
 The conditioning itself lives in the models, so it composes with any of them: the generator
-multiplies a learned label embedding into z (generator.conditioning = multiply) and the
+appends the one-hot label to z (generator.conditioning = concat, as in the paper; multiply
+multiplies a learned label embedding into z instead) and the
 discriminator either concatenates an image-sized label plane to its input (concat, as commonly
 taught) or adds the inner product of a label embedding with its features to the logit (projection,
 Miyato & Koyama 2018). The base family already passes real and sampled labels to D and G; this

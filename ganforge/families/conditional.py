@@ -14,7 +14,7 @@ def require_labels(family: str, num_classes: int) -> None:
 def require_conditional_generator(family: str, G) -> None:
     if getattr(G, "conditioning", "none") == "none":
         raise ConfigError(f"family '{family}' needs a conditional generator: "
-                          "set generator.conditioning=multiply")
+                          "set generator.conditioning=concat")
 
 
 def require_unconditional_discriminator(family: str, D) -> None:

@@ -1,10 +1,12 @@
-"""Conditional accuracy of a trained generator: does it draw the class it is asked for?"""
+"""Does a generator draw the class it is asked for (conditional accuracy), and does a categorical
+latent code name a class (InfoGAN's code agreement)? Both judged by a classifier's probabilities."""
 from __future__ import annotations
 
 from typing import Callable
 
 import numpy as np
 import torch
+from scipy.optimize import linear_sum_assignment
 
 from ..errors import GanforgeError
 from ..images import to_uint8
@@ -37,3 +39,32 @@ def conditional_accuracy(generator, classify: Classifier, n_per_class: int = 100
                                 f"({len(chunk)}, {k}): one probability per generator class")
         correct += int((probs.argmax(1) == wanted).sum())
     return correct / len(labels)
+
+
+def accuracy_by_class(probs, labels, num_classes: int) -> dict[str, float]:
+    """{"acc": mean of the per-class accuracies, "acc_<c>": share of the samples of class c that
+    `probs` [N, K] (a classifier's class probabilities) assigns to c}. The mean over classes
+    weighs every class alike when the samples' labels are drawn at random; a class without
+    samples has no entry and does not count."""
+    predicted = np.asarray(probs).argmax(1)
+    labels = np.asarray(labels)
+    per_class = {c: float((predicted[labels == c] == c).mean())
+                 for c in range(num_classes) if (labels == c).any()}
+    return {"acc": float(np.mean(list(per_class.values()))),
+            **{f"acc_{c}": value for c, value in per_class.items()}}
+
+
+def code_agreement(probs, codes, num_codes: int) -> tuple[float, list[int]]:
+    """How well a categorical latent code (InfoGAN) names the class a classifier sees: the share
+    of samples whose code maps to their predicted class under the one-to-one map of code values
+    to classes that agrees most often (Hungarian matching on the code x class counts). Returns the
+    share and, per code value, the class it is matched to (-1 when there are more code values
+    than classes)."""
+    predicted = np.asarray(probs).argmax(1)
+    counts = np.zeros((num_codes, np.asarray(probs).shape[1]), dtype=np.int64)
+    np.add.at(counts, (np.asarray(codes), predicted), 1)
+    rows, cols = linear_sum_assignment(counts, maximize=True)
+    matching = [-1] * num_codes
+    for code, cls in zip(rows, cols):
+        matching[int(code)] = int(cls)
+    return float(counts[rows, cols].sum() / len(predicted)), matching

@@ -55,12 +55,41 @@ def resolve_extractor(name: str, source: str, device="cpu", inception_weights=No
 
 # ---------------------------------------------------------------- samples
 
-def _render(family, G, n: int, seed: int, device, batch_size: int):
-    """G's outputs for n latents drawn at once from a generator seeded by `seed` (so the samples
-    do not depend on the batch size), one batch at a time."""
+def _latent(family, G, n: int, seed: int, device):
+    """n latents drawn at once from a generator seeded by `seed` (so the samples do not depend on
+    the batch size)."""
     device = torch.device(device)
-    latent = family.sample_latent(n, G.noise_dim, device, torch.Generator(device).manual_seed(seed))
-    return render_batches(lambda chunk: family.generate(G, chunk), latent, batch_size)
+    return family.sample_latent(n, G.noise_dim, device, torch.Generator(device).manual_seed(seed))
+
+
+def _render(family, G, n: int, seed: int, device, batch_size: int):
+    """G's outputs for _latent(...), one batch at a time."""
+    return render_batches(lambda chunk: family.generate(G, chunk), _latent(family, G, n, seed, device), batch_size)
+
+
+def sample_conditions(G, family, n: int, seed: int, device) -> dict:
+    """What the samples evaluate() draws were asked to be (ganforge.metrics.registry's
+    `conditions`): their classes when G is conditional, their categorical code (InfoGAN)."""
+    latent = _latent(family, G, n, seed, device)
+    conditions = {}
+    if getattr(G, "conditioning", "none") != "none" and latent.labels is not None:
+        conditions["labels"] = latent.labels.cpu().numpy()
+    if "cat" in latent.codes:
+        conditions.update(codes=latent.codes["cat"].cpu().numpy(), num_codes=int(family.categorical))
+    return conditions
+
+
+def check_accuracy_possible(conditions: dict, extractor: FeatureExtractor, G) -> None:
+    """One-line refusals of metric acc where it means nothing."""
+    if not conditions:
+        raise GanforgeError("metric acc needs a class-conditional generator or a categorical code "
+                            "(InfoGAN); this run has neither")
+    if extractor.num_classes is None:
+        raise GanforgeError(f"metric acc needs a classifier of the data's classes "
+                            f"(--extractor classifier:PATH); {extractor.name} has no class probabilities for it")
+    if "labels" in conditions and extractor.num_classes != G.num_classes:
+        raise GanforgeError(f"metric acc: the classifier knows {extractor.num_classes} classes, "
+                            f"the generator {G.num_classes}")
 
 
 def generate_uint8(G, family, n: int, seed: int, device, image_size: int, batch_size: int = 256) -> torch.Tensor:
@@ -158,15 +187,28 @@ def evaluate_model(G, family, device, dataset, extractor, metrics=DEFAULT_METRIC
     if extractor is None:
         raise GanforgeError("image evaluation needs a feature extractor")
     metrics = tuple(metrics)
+    conditions, real_conditions, baseline_metrics = {}, {}, metrics
+    if "acc" in metrics:
+        conditions = sample_conditions(G, family, n, seed, device)
+        check_accuracy_possible(conditions, extractor, G)
+        # Real vs real: the classifier's own accuracy on the baseline digits (a ceiling); real
+        # digits have no latent code, so an InfoGAN run's acc has no baseline.
+        if "labels" in conditions and getattr(dataset, "labels", None) is not None:
+            _, base_idx, _ = real_sets(len(dataset.images), n, seed)
+            real_conditions = {"labels": dataset.labels[torch.from_numpy(base_idx)].cpu().numpy()}
+        else:
+            baseline_metrics = tuple(m for m in metrics if m != "acc")
     real = reference_features(dataset, extractor, n, seed, source, cache_dir, batch_size)
     result = _generated_metrics(metrics, real["reference"], G, family, device, extractor, n, seed,
-                                int(dataset.images.shape[-1]), batch_size)
-    baseline = compute_metrics(metrics, real["reference"], real["baseline"], real["baseline_probs"])
+                                int(dataset.images.shape[-1]), batch_size, conditions)
+    baseline = compute_metrics(baseline_metrics, real["reference"], real["baseline"], real["baseline_probs"],
+                               real_conditions)
     return {**result, "extractor": extractor.name, "n": n, "n_real": int(len(real["reference"])), "seed": seed,
             "baseline": {**baseline, "kind": str(real["baseline_kind"])}}
 
 
-def _generated_metrics(metrics, reference, G, family, device, extractor, n, seed, image_size, batch_size) -> dict:
+def _generated_metrics(metrics, reference, G, family, device, extractor, n, seed, image_size, batch_size,
+                       conditions=None) -> dict:
     """The metrics of n generated images, each batch's features extracted as it is generated.
     FID alone needs only running float64 sums; the other metrics keep every feature vector."""
     if not metrics:
@@ -179,7 +221,7 @@ def _generated_metrics(metrics, reference, G, family, device, extractor, n, seed
         batch_features, batch_probs = extractor.extract(images, batch_size=batch_size)
         features.append(batch_features)
         probs.append(batch_probs)
-    return compute_metrics(metrics, reference, np.concatenate(features), np.concatenate(probs))
+    return compute_metrics(metrics, reference, np.concatenate(features), np.concatenate(probs), conditions)
 
 
 def generated_statistics(G, family, device, extractor, n: int, seed: int, image_size: int,
@@ -206,6 +248,9 @@ def format_table(result: dict) -> str:
     if "n_real" in result:
         footer += f", {result['n_real']} real; real-vs-real baseline: {baseline.get('kind')} sets"
     lines.append(footer + f", seed {result['seed']}")
+    if "code_classes" in result:
+        lines.append("categorical code -> class (best matching): "
+                     + ", ".join(f"{code}->{cls}" for code, cls in enumerate(result["code_classes"])))
     return "\n".join(lines)
 
 

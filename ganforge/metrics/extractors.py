@@ -27,6 +27,7 @@ class FeatureExtractor:
 
     name: str
     key: str
+    num_classes: int | None = None  # classes of the data its probabilities name; None: not the data's
 
     def __init__(self, network: torch.nn.Module, device="cpu"):
         self.device = torch.device(device)
@@ -78,6 +79,7 @@ class ClassifierExtractor(FeatureExtractor):
 
     def __init__(self, model: DigitClassifier, meta: dict | None = None, source: str = "in-memory", device="cpu"):
         super().__init__(model, device)
+        self.num_classes = model.num_classes
         accuracy = (meta or {}).get("held_out_accuracy")
         self.name = f"classifier:{source}" + (f" (acc {accuracy:.3f})" if accuracy is not None else "")
         self.key = f"classifier/minus1to1-bilinear/sha256:{_module_digest(model)}"

@@ -79,7 +79,7 @@ class BEGANGenerator(Generator):
                  width: int = 64, conditioning: str = "none"):
         super().__init__(z_dim, num_classes, conditioning)
         channels, scales = _scales(data_shape)
-        self.decoder = Decoder(channels, width, z_dim, scales)
+        self.decoder = Decoder(channels, width, self.input_dim, scales)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return torch.tanh(self.decoder(self.condition(z, labels)))

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from ..nn import spectral_norm_all
 from ..nn.norms import MinibatchStddev
 from .base import Discriminator, Generator, check_mbstd_group
 
@@ -37,7 +38,7 @@ class DCGANGenerator(Generator):
         n = _doublings(size)
         ch = width * 2 ** (n - 1)
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(z_dim, ch, 4, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
+            nn.ConvTranspose2d(self.input_dim, ch, 4, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
         for _ in range(n - 1):
             layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False),
                        nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
@@ -53,8 +54,8 @@ class DCGANGenerator(Generator):
 
 class DCGANDiscriminator(Discriminator):
     def __init__(self, data_shape: tuple[int, ...], num_classes: int = 0, width: int = 64,
-                 slope: float = 0.2, batchnorm: bool = True, conditioning: str = "none",
-                 mbstd_group: int = 0):
+                 slope: float = 0.2, batchnorm: bool = True, spectral_norm: bool = False,
+                 conditioning: str = "none", mbstd_group: int = 0):
         super().__init__(data_shape, num_classes, conditioning)
         channels, size = _channels(data_shape)
         n = _doublings(size)
@@ -76,6 +77,8 @@ class DCGANDiscriminator(Discriminator):
         # on the flattened 4x4 feature map, which is what `finish` adds.
         self.finish((ch + (1 if mbstd_group > 0 else 0)) * 16)
         init_dcgan_(self)
+        if spectral_norm:  # Miyato et al. 2018 (their "setting C" is DCGAN's Adam 2e-4, 0.5)
+            spectral_norm_all(self)
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

@@ -17,7 +17,7 @@ class MLPGenerator(Generator):
         self.data_shape = tuple(data_shape)
         self.is_image = len(self.data_shape) == 3
         layers: list[nn.Module] = []
-        size = z_dim
+        size = self.input_dim
         for _ in range(depth - 1):
             layers += [nn.Linear(size, width), nn.ReLU(inplace=True)]
             size = width

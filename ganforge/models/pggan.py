@@ -142,7 +142,7 @@ class PGGANGenerator(_Growing, Generator):
         ch = [stage_channels(s, channel_base, channel_max) for s in range(stages)]
         self.latent_norm = PixelNorm()
         self.blocks = nn.ModuleList(
-            [_FirstBlock(z_dim, ch[0])] + [_UpBlock(ch[s - 1], ch[s]) for s in range(1, stages)])
+            [_FirstBlock(self.input_dim, ch[0])] + [_UpBlock(ch[s - 1], ch[s]) for s in range(1, stages)])
         self.to_rgb = nn.ModuleList(
             [EqualizedConv2d(ch[s], image_channels, 1, gain=1.0) for s in range(stages)])
         self._init_growth(stages)

@@ -59,3 +59,13 @@ def test_generator_gradient_includes_the_class_term():
     # Same seed, same models: the difference of the two gradients is exactly the class term's.
     assert aux_only.abs().max() > 1e-6
     torch.testing.assert_close(grads[1.0] - grads[0.0], aux_only, rtol=1e-4, atol=1e-7)
+
+
+def test_aux_on_fakes_false_leaves_generated_images_out_of_ds_class_loss():
+    family, G, D = build("acgan", "family.aux_on_fakes=false")
+    reals, real_labels, latent, gen = _batch(family, G)
+    fakes = family.generate(G, latent).detach()
+    D.eval()
+    loss, stats = family.d_loss(D, reals, real_labels, fakes, latent, gen)
+    torch.testing.assert_close(stats["d_aux"], F.cross_entropy(D.heads["aux"](D.features(reals)), real_labels))
+    torch.testing.assert_close(loss, stats["d_adv"] + stats["d_aux"])

@@ -8,6 +8,7 @@ from PIL import Image
 from ganforge import api
 from ganforge.cli import main
 from ganforge.errors import ConfigError, GanforgeError
+from ganforge.explore.points import class_tables
 from ganforge.families.base import Latent
 from ganforge.metrics.conditional import conditional_accuracy
 from tests.families.conftest import build, train
@@ -111,3 +112,30 @@ def test_the_training_grid_has_one_class_per_row(tmp_path, class_folder):
                 "train.grid_size=7")
     # 7 rounded down to 2 classes x 3 samples of 16 px (2 px padding), drawn at twice the size
     assert Image.open(run / "samples" / "latest.png").size == (2 * (3 * 18 + 2), 2 * (2 * 18 + 2))
+
+
+@pytest.mark.parametrize("recipe", ["cgan", "acgan"])
+def test_the_label_shifts_the_mean_of_the_generators_input(recipe):
+    """Regression (ACGAN drew the requested class 61% of the time): the recipes' G must get the
+    label as a shift of its first layer's input. Multiplying a label embedding into a zero-mean z
+    (the old `multiply` default) leaves that mean at 0 for every class, so a linear first layer
+    sees the class only through the spread of its output and G learned to ignore it."""
+    _, G, _ = build(recipe)
+    z = torch.randn(4096, G.noise_dim, generator=torch.Generator().manual_seed(0))
+    means = torch.stack([G.condition(z, torch.full((4096,), c)).mean(0) for c in range(10)])
+    gaps = torch.cdist(means, means)[~torch.eye(10, dtype=torch.bool)]
+    assert gaps.min() > 1.0, f"class means of G's input differ by at most {gaps.min():.3f}"
+    assert G.condition(z[:2], torch.tensor([3, 7])).shape[1] == G.input_dim
+
+
+def test_concat_conditioning_appends_the_one_hot_label():
+    _, G, _ = build("acgan", "generator.conditioning=concat")
+    z = torch.randn(3, G.noise_dim)
+    x = G.condition(z, torch.tensor([0, 4, 9]))
+    assert torch.equal(x[:, :G.noise_dim], z)
+    assert torch.equal(x[:, G.noise_dim:].argmax(1), torch.tensor([0, 4, 9]))
+    assert torch.equal(x[:, G.noise_dim:].sum(1), torch.ones(3))
+    # The one-hot table is a constant (nothing to train or save) that the explore tools can blend.
+    assert not any("label_embedding" in name for name, _ in G.named_parameters())
+    assert "label_embedding.weight" not in G.state_dict()
+    assert class_tables(G) == [G.label_embedding]

@@ -15,9 +15,11 @@ def features():
 
 def test_every_name_gives_named_numbers(features):
     expected_keys = {"fid": {"fid"}, "kid": {"kid", "kid_std"}, "is": {"is", "is_std"},
-                     "pr": {"precision", "recall"}, "dc": {"density", "coverage"}}
+                     "pr": {"precision", "recall"}, "dc": {"density", "coverage"},
+                     "acc": {"acc"} | {f"acc_{c}" for c in range(10)}}
+    conditions = {"labels": np.arange(200) % 10}  # what the fake samples were asked to be
     for name, metric in METRICS.items():
-        result = metric(*features)
+        result = metric(*features, conditions)
         assert set(result) == expected_keys[name]
         assert all(isinstance(value, float) for value in result.values())
 
