@@ -248,6 +248,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         args.func(args)
+        sys.stdout.flush()  # a closed pipe shows up here, not at interpreter exit
+    except BrokenPipeError:
+        # The reader went away (`ganforge recipes | head -1`): stop quietly, as Unix tools do.
+        # Point stdout at devnull so the interpreter's final flush cannot raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13  # killed by SIGPIPE, as the shell reports it
     except GanforgeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

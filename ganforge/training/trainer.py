@@ -13,7 +13,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from .. import run
 from ..collectives import mean_over_processes
@@ -34,6 +33,7 @@ from .control import TrainingControl
 from .discriminator_input import adapt_augmentation, attach_noise
 from .evaluation import PeriodicEvaluation
 from .logbook import MetricsLog, StatsAccumulator
+from .progress import Progress, make_progress
 from .phases import Phase, build_phases
 from .runtime import Runtime, compile_modules, fastest_layout, resolve_runtime, sync_batchnorms
 
@@ -69,6 +69,7 @@ class Trainer:
         self.step, self.images_seen = 0, 0
         self.lr_scale, self.rollbacks = 1.0, 0  # lowered by divergence rollbacks
         self.control = TrainingControl(self)
+        self.progress = Progress()  # train() replaces it with one that suits the output
         self.log = MetricsLog(run.metrics_path(self.run_dir), self.rt.is_main)
         self.evaluation = PeriodicEvaluation(cfg, self.run_dir, self.rt.device)
         if resume:
@@ -149,8 +150,7 @@ class Trainer:
         t = self.cfg.train
         stop = t.steps if until is None else min(until, t.steps)
         stats = StatsAccumulator()
-        bar = tqdm(total=t.steps, initial=self.step, disable=not (t.progress and self.rt.is_main),
-                   dynamic_ncols=True, unit="step")
+        self.progress = make_progress(t.progress and self.rt.is_main, t.steps, self.step)
         interval_start, interval_images = time.perf_counter(), 0
         while self.step < stop:
             images_before = self.images_seen
@@ -168,12 +168,11 @@ class Trainer:
                 if bad:
                     self._diverged(bad)
                     stats = StatsAccumulator()
-                    bar.n = self.step
+                    self.progress.moved_to(self.step)
                     interval_start, interval_images = time.perf_counter(), 0
                     continue
                 if logging:
-                    bar.set_postfix_str(f"img/s {record['img_per_s']:.0f}  D {record.get('d_loss', 0):.3f}"
-                                        f"  G {record.get('g_loss', 0):.3f}")
+                    self.progress.report(record)
                     interval_start, interval_images = time.perf_counter(), 0
             if self.rt.is_main and (self.step % t.sample_every == 0 or self.step == t.steps):
                 self.write_grid()
@@ -181,8 +180,8 @@ class Trainer:
                 self.periodic_eval()
             if saving:
                 self.save()
-            bar.update(1)
-        bar.close()
+            self.progress.advance(self.step)
+        self.progress.close()
         self._train_only(None)
         if self.rank_dump:
             self._write_rank_dump(Path(self.rank_dump))
@@ -359,6 +358,7 @@ class Trainer:
         record = self.evaluation(self.sampling_generator, self.family, self.dataset, self.step,
                                  self.images_seen, ema=self.ema is not None)
         self.log.write({"step": self.step, **record})
+        self.progress.report({"step": self.step, **record})
         return record
 
     @property
