@@ -91,6 +91,12 @@ def _cmd_truncation_sweep(args) -> None:
     print(f"wrote {out} and {out.with_suffix('.json')}")
 
 
+def _cmd_plot(args) -> None:
+    from .explore.curves import write_training_plots
+    paths = write_training_plots(args.run)
+    print("\n".join(f"wrote {p}" for p in paths) or f"{args.run}: no statistics logged yet")
+
+
 def _cmd_eval(args) -> None:
     from datetime import datetime, timezone
     from .. import run
@@ -199,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="recompute BatchNorm statistics per threshold from this many batches")
     ts.add_argument("--device", default="cpu")
     ts.set_defaults(func=_cmd_truncation_sweep)
+
+    pl = sub.add_parser("plot", help="draw a run's training curves (losses, D outputs, periodic "
+                                     "metrics, the family's own statistics) into RUN/plots/")
+    pl.add_argument("run", help="run directory")
+    pl.set_defaults(func=_cmd_plot)
 
     ev = sub.add_parser("eval", help="score a trained run: FID, KID, IS, precision/recall with a "
                                      "real-vs-real baseline; appends to RUN/eval.jsonl")

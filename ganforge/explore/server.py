@@ -21,6 +21,7 @@ import torch
 from ..errors import GanforgeError
 from ..images import png_bytes
 from .arithmetic import MAX_GROUP, arithmetic, group_mean, jittered
+from .curves import LivePlots
 from .directions import Directions, run_directions
 from .interpolation import interpolate
 from .points import MAX_SEED, Point, cat, code_spec, render, seed_points, shifted, with_codes
@@ -52,6 +53,7 @@ class ServedRun:
     codes: dict
     directions: dict[str, tuple[str, np.ndarray]]   # id -> (label, unit vector)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    plots: LivePlots | None = None  # its training curves, redrawn as metrics.jsonl grows
 
     def describe(self) -> dict:
         g = self.g
@@ -81,7 +83,8 @@ def served_runs(loaded: list) -> list[ServedRun]:
         name = Path(g.run_dir).resolve().name
         name = name if name not in names else f"{name}-{i}"
         names.add(name)
-        runs.append(ServedRun(i, name, g, code_spec(g), served_directions(g, run_directions(g.run_dir))))
+        runs.append(ServedRun(i, name, g, code_spec(g), served_directions(g, run_directions(g.run_dir)),
+                              plots=LivePlots(g.run_dir)))
     return runs
 
 
@@ -350,9 +353,26 @@ def create_app(runs: list[ServedRun], allowed_hosts: list[str] | None = None):
         return Response(data, media_type="image/png", headers={
             "Content-Disposition": f'attachment; filename="{run.name}-seed{seed}.png"'})
 
+    async def plot_list(request: Request):
+        run = find(request.path_params["run"])
+        if run.plots is None:
+            return JSONResponse({"version": 0, "plots": []})
+        version, names = await run_in_threadpool(run.plots.current)
+        return JSONResponse({"version": version, "plots": [
+            {"name": n, "url": f"/api/runs/{run.index}/plots/{n}.png?v={version}"} for n in names]})
+
+    async def plot_image(request: Request):
+        run = find(request.path_params["run"])
+        path = run.plots.path(request.path_params["name"]) if run.plots is not None else None
+        if path is None or not path.is_file():
+            raise BadRequest("no such plot; GET /api/runs/RUN/plots lists them", 404)
+        return Response(path.read_bytes(), media_type="image/png", headers={"Cache-Control": "no-store"})
+
     routes = [
         Route("/", index),
         Route("/api/runs", list_runs),
+        Route("/api/runs/{run}/plots", guarded(plot_list)),
+        Route("/api/runs/{run}/plots/{name}.png", guarded(plot_image)),
         Route("/api/runs/{run}/image.png", guarded(picture)),
         Route("/api/runs/{run}/{op}", guarded(operation), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC)),

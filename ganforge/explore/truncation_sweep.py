@@ -9,20 +9,18 @@ for conditional models, the share of samples classified as the class they were d
 """
 from __future__ import annotations
 
-import math
 import warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont
 
 from .. import run
 from ..errors import ConfigError, GanforgeError
-from ..images import png_bytes, to_uint8
-from ..io import atomic_write_bytes
+from ..images import to_uint8
 from ..metrics import fid_from_features, inception_score
+from .plotting import Panel, Series, write_figure
 from .standing import standing_stats_
 
 ScoreFn = Callable[[torch.Tensor, torch.Tensor | None], dict[str, float]]
@@ -116,47 +114,14 @@ def _label(threshold: Threshold) -> str:
 def plot_truncation_curve(rows: list[dict], path: str | Path, title: str = "",
                           metrics: Sequence[str] | None = None) -> Path:
     """One panel per score (default: every numeric key but "truncation") against the threshold,
-    thresholds in increasing order with no truncation last; written as a PNG."""
+    thresholds in increasing order with no truncation last; written as a PNG. A score that
+    could not be computed (NaN) leaves a gap."""
     rows = sorted(rows, key=lambda r: (r["truncation"] is None, r["truncation"] or 0.0))
     metrics = list(metrics or [k for k in rows[0] if k != "truncation"])
-    panel_w, panel_h, top = 300, 240, 28 if title else 8
-    img = Image.new("RGB", (panel_w * len(metrics), panel_h + top), "white")
-    draw = ImageDraw.Draw(img)
-    font = ImageFont.load_default()
-    if title:
-        draw.text((8, 8), title, fill="black", font=font)
-    for i, name in enumerate(metrics):
-        _panel(draw, font, (i * panel_w, top, (i + 1) * panel_w, top + panel_h),
-               [_label(r["truncation"]) for r in rows], [float(r[name]) for r in rows], name)
-    atomic_write_bytes(Path(path), png_bytes(img))
-    return Path(path)
-
-
-def _panel(draw, font, box, x_labels: list[str], ys: list[float], name: str) -> None:
-    left, top, right, bottom = box
-    x0, x1, y0, y1 = left + 52, right - 14, top + 22, bottom - 36  # plot area
-    draw.text((left + 52, top + 4), name, fill="black", font=font)
-    finite = [v for v in ys if math.isfinite(v)] or [0.0]
-    lo, hi = min(finite), max(finite)
-    pad = (hi - lo) * 0.1 or abs(hi) * 0.1 or 1.0
-    lo, hi = lo - pad, hi + pad
-    draw.rectangle([x0, y0, x1, y1], outline=(160, 160, 160))
-    for frac in (0.0, 0.5, 1.0):  # y ticks
-        y = y1 - frac * (y1 - y0)
-        draw.line([(x0 - 4, y), (x0, y)], fill="black")
-        draw.text((left + 4, y - 6), f"{lo + frac * (hi - lo):.3g}", fill="black", font=font)
-    n = len(ys)
-    xs = [x0 + (x1 - x0) * (k + 0.5) / n for k in range(n)]
-    points = [None if not math.isfinite(v) else (x, y1 - (v - lo) / (hi - lo) * (y1 - y0))
-              for x, v in zip(xs, ys)]
-    for a, b in zip(points, points[1:]):
-        if a is not None and b is not None:
-            draw.line([a, b], fill=(30, 60, 200), width=2)
-    for x, point, label in zip(xs, points, x_labels):
-        if point is not None:  # a missing score (NaN) leaves a gap
-            draw.ellipse([point[0] - 3, point[1] - 3, point[0] + 3, point[1] + 3], fill=(30, 60, 200))
-        draw.text((x - 3 * len(label), y1 + 6), label, fill="black", font=font)
-    draw.text((x0 + (x1 - x0) // 2 - 30, y1 + 20), "truncation", fill="black", font=font)
+    ticks = [_label(r["truncation"]) for r in rows]
+    panels = [Panel(name, [Series(name, list(range(len(rows))), [float(r[name]) for r in rows])],
+                    xlabel="truncation threshold", x_ticks=ticks) for name in metrics]
+    return write_figure(panels, path, title=title, columns=len(panels))
 
 
 def format_table(rows: list[dict], extractor_name: str = "") -> str:

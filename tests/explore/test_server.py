@@ -174,6 +174,10 @@ def test_explorer_in_headless_chromium(server):
             with Image.open(saved) as im:
                 assert im.size == (128, 128)
 
+            # The run's training curves, drawn by the server from its metrics.jsonl.
+            page.wait_for_function("[...document.querySelectorAll('#curves img')].some(i => i.complete && i.naturalWidth > 300)")
+            assert "losses" in page.eval_on_selector_all("#curves img", "els => els.map(e => e.alt)")
+
             page.screenshot(path=str(ARTIFACTS / "explorer.png"), full_page=True)
             assert errors == []
             assert page.text_content("#status") == "a − b + c and variations"
@@ -194,6 +198,17 @@ def test_valid_requests(server):
         # the download shows the same sample as the grid
         small = np.asarray(im.convert("L"), dtype=np.int16)[::2, ::2]
     assert np.array_equal(small, _pixels(data["images"][0]))
+
+
+def test_training_curves_are_served(server):
+    status, data = _request(server, "GET", "/api/runs/0/plots")
+    assert status == 200 and data["version"] >= 1
+    names = [p["name"] for p in data["plots"]]
+    assert "losses" in names and "discriminator" in names
+    status, png = _request(server, "GET", data["plots"][0]["url"])
+    assert status == 200 and png[:8] == b"\x89PNG\r\n\x1a\n"
+    status, data = _request(server, "GET", "/api/runs/0/plots/config.png")
+    assert status == 404 and "no such plot" in data["error"]
 
 
 BAD_REQUESTS = [

@@ -243,8 +243,31 @@ function selectRun(index) {
   dirs.replaceChildren();
   for (const d of r.directions) dirs.append(slider(`dir-${d.id}`, d.label, -5, 5, 0.25, 0, refreshSoon));
   $("directions-section").hidden = r.directions.length === 0;
+  state.curvesVersion = null;
+  refreshCurves();
   if (!r.image) { setStatus("this run generates points; the explorer shows image runs", true); return; }
   refreshGrid();
+}
+
+// ---------------------------------------------------------------- training curves
+// Polled while the page is open: a run that is still training gets its plots redrawn.
+const CURVES_EVERY_MS = 15000;
+
+async function refreshCurves() {
+  if (!state.run || document.hidden) return;
+  const run = state.run;
+  let data;
+  try { data = await api(runPath("plots")); } catch (e) { return; }
+  if (run !== state.run || data.version === state.curvesVersion) return;
+  state.curvesVersion = data.version;
+  const box = $("curves");
+  box.replaceChildren(...data.plots.map((p) => {
+    const img = document.createElement("img");
+    Object.assign(img, { src: p.url, alt: p.name, title: p.name });
+    return img;
+  }));
+  $("curves-section").hidden = data.plots.length === 0;
+  $("curves-note").textContent = `updated ${new Date().toLocaleTimeString()}`;
 }
 
 async function init() {
@@ -276,6 +299,7 @@ async function init() {
     document.querySelectorAll("#directions input").forEach((i) => { i.value = 0; i.dispatchEvent(new Event("input")); });
   });
   if (state.runs.length) selectRun(0);
+  setInterval(refreshCurves, CURVES_EVERY_MS);
 }
 
 init();
