@@ -68,6 +68,7 @@ class TrainConfig:
     ada_target: float = 0.0        # ADA: adapt the augmentation probability toward this r_t; 0: off
     ada_kimg: float = 500.0        # ADA: images (thousands) in which p could go from 0 to 1
     progress: bool = True
+    logger: tuple[str, ...] = ()   # optional loggers besides metrics.jsonl: tensorboard, wandb
 
 
 @dataclass
@@ -76,6 +77,8 @@ class EvalConfig:
     extractor: str = ""            # "" : the classifier trained by `ganforge classifier train`
     n: int = 2000
 
+
+LOGGERS = ("tensorboard", "wandb")  # train.logger values (ganforge.training.loggers)
 
 FIXED_SECTIONS: dict[str, type] = {
     "data": DataConfig, "optim": OptimConfig, "train": TrainConfig, "eval": EvalConfig,
@@ -212,6 +215,10 @@ def check_ranges(cfg: Config) -> None:
             raise ConfigError(f"{key} must be >= 1, got {value}")
     if t.steps < 0:
         raise ConfigError(f"train.steps must be >= 0, got {t.steps}")
+    unknown = [name for name in t.logger if name not in LOGGERS]
+    if unknown:
+        raise ConfigError(f"train.logger: unknown logger(s) {', '.join(map(repr, unknown))}; "
+                          f"valid: {', '.join(LOGGERS)}")
     if t.on_nan not in ("stop", "rollback"):
         raise ConfigError(f"train.on_nan must be stop or rollback, got {t.on_nan!r}")
     if not 0 < t.nan_lr_factor < 1:

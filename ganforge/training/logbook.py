@@ -40,21 +40,26 @@ class StatsAccumulator:
 
 
 class MetricsLog:
-    """Appends one JSON object per line to metrics.jsonl (only the main process writes)."""
+    """Appends one JSON object per line to metrics.jsonl (only the main process writes), then
+    passes the record to each sink (the optional loggers: ganforge.training.loggers)."""
 
     def __init__(self, path: Path, enabled: bool = True):
         self.path, self.enabled = Path(path), enabled
+        self.sinks: list = []
 
     def write(self, record: dict) -> None:
         if not self.enabled:
             return
-        line = json_line({**record, "time": record.get("time", round(time.time(), 3))})
+        record = {**record, "time": record.get("time", round(time.time(), 3))}
+        line = json_line(record)
         try:
             with open(self.path, "a") as f:
                 f.write(line + "\n")
                 f.flush()
         except OSError as e:
             raise GanforgeError(f"cannot append to {self.path}: {e.strerror or e}") from None
+        for sink in self.sinks:
+            sink.write(record)
 
     def truncate_after(self, step: int) -> None:
         """On resume, drop lines logged after the checkpoint we restart from."""

@@ -33,6 +33,7 @@ from .control import TrainingControl
 from .discriminator_input import adapt_augmentation, attach_noise
 from .evaluation import PeriodicEvaluation
 from .logbook import MetricsLog, StatsAccumulator
+from .loggers import Loggers, open_loggers
 from .progress import Progress, make_progress
 from .phases import Phase, build_phases
 from .runtime import Runtime, compile_modules, fastest_layout, resolve_runtime, sync_batchnorms
@@ -77,6 +78,9 @@ class Trainer:
         elif self.rt.is_main:
             self._write_run_files()
         self.start_step = self.step
+        self.loggers = (open_loggers(cfg.train.logger, self.run_dir, cfg.to_dict(), self.step)
+                        if self.rt.is_main and cfg.train.logger else Loggers())
+        self.log.sinks.append(self.loggers)
 
     # ------------------------------------------------------------------ set-up steps
     def _runtime(self) -> Runtime:
@@ -182,6 +186,7 @@ class Trainer:
                 self.save()
             self.progress.advance(self.step)
         self.progress.close()
+        self.loggers.close() if self.step >= t.steps else self.loggers.flush()
         self._train_only(None)
         if self.rank_dump:
             self._write_rank_dump(Path(self.rank_dump))
@@ -373,6 +378,7 @@ class Trainer:
         path = run.sample_grid_path(self.run_dir, self.step)
         save_png(grid, path)
         save_png(grid, run.sample_grid_path(self.run_dir))
+        self.loggers.image(self.step, "samples", grid)
         return path
 
     def _conditional_grid(self) -> bool:
