@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import difflib
 import inspect
 import json
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any, Callable
 
 from .errors import ConfigError
@@ -157,12 +159,18 @@ def parse_value(text: str) -> Any:
 
 # ---------------------------------------------------------------- building and overriding
 
+def did_you_mean(word: str, options, prefix: str = "") -> str:
+    """' did you mean 'train.steps'?' for the closest option, or '' when none is close."""
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f" did you mean '{prefix}{close[0]}'?" if close else ""
+
+
 def _apply_fixed(section_obj: Any, section: str, values: dict) -> None:
     fields = {f.name: f for f in dataclasses.fields(section_obj)}
     for key, value in values.items():
         if key not in fields:
-            raise ConfigError(
-                f"unknown key '{section}.{key}'; valid keys: {', '.join(sorted(fields))}")
+            raise ConfigError(f"unknown key '{section}.{key}';{did_you_mean(key, fields, section + '.')} "
+                              f"valid keys: {', '.join(sorted(fields))}")
         where = f"{section}.{key}"
         coerce = _auto_or_bool if where in AUTO_OR_BOOL else _coerce
         setattr(section_obj, key, coerce(value, getattr(section_obj, key), where))
@@ -198,7 +206,8 @@ def apply_overrides(cfg: Config, overrides: dict[str, dict[str, Any]]) -> Config
             setattr(cfg, section, values)
         else:
             valid = sorted([*FIXED_SECTIONS, *COMPONENT_SECTIONS])
-            raise ConfigError(f"unknown config section {section!r}; valid sections: {', '.join(valid)}")
+            raise ConfigError(f"unknown config section {section!r};{did_you_mean(section, valid)} "
+                              f"valid sections: {', '.join(valid)}")
     check_ranges(cfg)
     return cfg
 
@@ -259,14 +268,16 @@ def validate_component(section: str, params: dict, registry: dict[str, Callable]
     """
     name = params.get("name")
     if not isinstance(name, str) or name not in registry:
-        raise ConfigError(f"unknown {section} {name!r}; valid: {', '.join(sorted(registry))}")
+        hint = did_you_mean(name, registry) if isinstance(name, str) else ""
+        raise ConfigError(f"unknown {section} {name!r};{hint} valid: {', '.join(sorted(registry))}")
     settable = {**settable_parameters(registry[name]), **(extra or {})}
     typed = {"name": name}
     for key, value in params.items():
         if key == "name":
             continue
         if key not in settable:
-            raise ConfigError(f"unknown key '{section}.{key}' for {section} '{name}'; "
+            raise ConfigError(f"unknown key '{section}.{key}' for {section} '{name}';"
+                              f"{did_you_mean(key, settable, section + '.')} "
                               f"valid keys: {', '.join(sorted(settable)) or '(none)'}")
         typed[key] = _coerce(value, settable[key], f"{section}.{key}")
         if key in POSITIVE_SIZES and typed[key] < 1:
@@ -300,27 +311,64 @@ def recipe_names() -> list[str]:
 
 
 def recipe_table(name: str) -> dict:
+    """A bundled recipe's table, its `base` (another recipe) merged in."""
     if name not in recipe_names():
-        raise ConfigError(f"unknown recipe '{name}'; available: {', '.join(recipe_names())}")
+        raise ConfigError(f"unknown recipe '{name}';{did_you_mean(name, recipe_names())} "
+                          f"available: {', '.join(recipe_names())}; a config file is a path "
+                          "ending in .toml")
     text = resources.files("ganforge.recipes").joinpath(f"{name}.toml").read_text()
-    table = tomllib.loads(text)
+    return _with_base(tomllib.loads(text), Path("."), ())
+
+
+def is_config_file(name: str) -> bool:
+    """A user's config file (a path) rather than a bundled recipe's name."""
+    return name.endswith(".toml") or "/" in name or "\\" in name
+
+
+def config_file_table(path: str | Path, _chain: tuple = ()) -> dict:
+    """A user's TOML config: the recipes' schema; `base` names a recipe or another file
+    (relative to this one) that it refines."""
+    path = Path(path)
+    if path.resolve() in _chain:
+        raise ConfigError(f"config file {path} is its own base (through 'base')")
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read config file {path}: {getattr(e, 'strerror', None) or e}") from None
+    try:
+        table = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path} is not valid TOML: {e}") from None
+    return _with_base(table, path.parent, (*_chain, path.resolve()))
+
+
+def _with_base(table: dict, folder: Path, chain: tuple) -> dict:
     base = table.pop("base", None)
-    if base:  # a recipe may refine another one
-        parent = recipe_table(base)
-        for section, values in table.items():
-            if isinstance(values, dict) and isinstance(parent.get(section), dict):
-                if "name" in values and values["name"] != parent[section].get("name"):
-                    parent[section] = {}
-                parent[section].update(values)
-            else:
-                parent[section] = values
-        table = parent
-    return table
+    if base is None:
+        return table
+    if not isinstance(base, str):
+        raise ConfigError(f"'base' names a recipe or a config file, got {base!r}")
+    parent = config_file_table(folder / base, chain) if is_config_file(base) else recipe_table(base)
+    for section, values in table.items():
+        if isinstance(values, dict) and isinstance(parent.get(section), dict):
+            if "name" in values and values["name"] != parent[section].get("name"):
+                parent[section] = {}  # another component: the base's parameters do not apply
+            parent[section].update(values)
+        else:
+            parent[section] = values
+    return parent
 
 
 def load_recipe(name: str) -> Config:
-    table = recipe_table(name)
-    table["recipe"] = name
+    """A bundled recipe by name, or a config file by path (its name: the file's stem)."""
+    if is_config_file(name):
+        table = config_file_table(name)
+        table.setdefault("recipe", Path(name).stem)
+    else:
+        table = recipe_table(name)
+        table["recipe"] = name
     return apply_overrides(Config(), table)
 
 

@@ -45,7 +45,7 @@ def test_recipes_lists_one_line_each(capsys):
 
 @pytest.mark.parametrize("argv, fragment", [
     (["train", "--recipe", "nope"], "unknown recipe 'nope'; available:"),
-    (["train", "--set", "train.stepz=1"], "unknown key 'train.stepz'; valid keys:"),
+    (["train", "--set", "train.stepz=1"], "unknown key 'train.stepz'; did you mean 'train.steps'? valid keys:"),
     (["train", "--set", "train.steps=abc"], "train.steps: expected int"),
     (["train", "--data", "/definitely/missing/path"], "does not exist"),
     (["sample", "/definitely/missing/run"], "does not exist"),

@@ -1,3 +1,6 @@
+import json
+import re
+
 import pytest
 
 from ganforge.config import Config, load_recipe, parse_set_args, recipe_names, resolve
@@ -66,3 +69,56 @@ def test_config_roundtrip_through_dict():
     cfg = resolve("dcgan", ["train.steps=11"])
     again = from_dict(cfg.to_dict())
     assert again == cfg and isinstance(again, Config)
+
+
+# ---------------------------------------------------------------- your own config files
+
+def test_a_config_file_refines_a_recipe_and_is_saved_into_the_run(tmp_path, tiny_dcgan):
+    from ganforge.cli import main
+    mine = tmp_path / "mine.toml"
+    mine.write_text('base = "dcgan"\ndescription = "my experiment"\n'
+                    '[train]\nsteps = 2\nlog_every = 1\n[generator]\nwidth = 8\n')
+    cfg = resolve(str(mine))
+    assert cfg.recipe == "mine" and cfg.description == "my experiment"
+    assert cfg.train.steps == 2 and cfg.generator == {**resolve("dcgan").generator, "width": 8}
+    assert cfg.optim == resolve("dcgan").optim  # everything else from the base recipe
+    sets = [a for s in tiny_dcgan if not s.startswith(("generator.width", "train.log_every"))
+            for a in ("--set", s)]
+    for flag in ("--config", "--recipe"):  # both accept a path
+        out = tmp_path / f"run{flag}"
+        assert main(["train", flag, str(mine), "--out", str(out), *sets]) == 0
+        saved = json.loads((out / "config.json").read_text())
+        assert saved["recipe"] == "mine" and saved["train"]["steps"] == 2
+        assert saved["generator"]["width"] == 8
+
+
+def test_a_config_file_may_build_on_another_file(tmp_path):
+    (tmp_path / "base.toml").write_text('base = "wgan-gp"\n[train]\nsteps = 7\n')
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "top.toml").write_text('base = "../base.toml"\n[train]\nbatch_size = 8\n')
+    cfg = resolve(str(tmp_path / "sub" / "top.toml"))
+    assert cfg.family["name"] == "wgan-gp" and cfg.train.steps == 7 and cfg.train.batch_size == 8
+    (tmp_path / "loop.toml").write_text('base = "loop.toml"\n')
+    with pytest.raises(ConfigError, match="its own base"):
+        resolve(str(tmp_path / "loop.toml"))
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ('[train]\nstep = 3\n', "unknown key 'train.step'; did you mean 'train.steps'?"),
+    ('[trian]\nsteps = 3\n', "unknown config section 'trian'; did you mean 'train'?"),
+    ('base = "dcgna"\n', "unknown recipe 'dcgna'; did you mean 'dcgan'?"),
+    ('[train\n', "is not valid TOML"),
+])
+def test_config_file_mistakes_are_named(tmp_path, text, fragment):
+    (tmp_path / "bad.toml").write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
+        resolve(str(tmp_path / "bad.toml"))
+    with pytest.raises(ConfigError, match="does not exist"):
+        resolve(str(tmp_path / "missing.toml"))
+
+
+def test_component_keys_get_suggestions_too():
+    with pytest.raises(ConfigError, match=re.escape("did you mean 'generator.width'?")):
+        validated_sections(resolve("dcgan", ["generator.widht=3"]))
+    with pytest.raises(ConfigError, match=re.escape("unknown family 'wgan-pg'; did you mean 'wgan-gp'?")):
+        validated_sections(resolve("dcgan", ["family.name=wgan-pg"]))

@@ -13,13 +13,18 @@ def _cmd_train(args) -> None:
     from .. import api, run
     from ..config import parse_set_args, resolve
     args.set = args.set + _runtime_sets(args)
+    if args.config and args.recipe:
+        raise GanforgeError("give --recipe or --config, not both (a config file may say base = \"RECIPE\")")
     if args.resume:
         sets = parse_set_args(args.set)
+        if args.config:
+            raise GanforgeError("--config cannot change on --resume (the run keeps its config; "
+                                "--set changes schedule keys such as train.steps)")
         if args.data:
             raise GanforgeError("--data cannot change on --resume (the run keeps its dataset)")
         run_dir = api.resume(args.resume, sets, recipe=args.recipe)
     else:
-        cfg = resolve(args.recipe or "dcgan", args.set, args.data)
+        cfg = resolve(args.config or args.recipe or "dcgan", args.set, args.data)
         run_dir = api.train(cfg, out=args.out, runs_root=args.runs)
     if int(os.environ.get("RANK", 0)) == 0:  # under torchrun, one process reports
         print(f"run directory: {run_dir}")
@@ -151,7 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     t = sub.add_parser("train", help="train a recipe (default: dcgan on the bundled MNIST digits)")
-    t.add_argument("--recipe", help="recipe name (see `ganforge recipes`); default dcgan")
+    t.add_argument("--recipe", help="recipe name (see `ganforge recipes`) or a config file; default dcgan")
+    t.add_argument("--config", metavar="FILE.toml",
+                   help="your own config file: the recipes' schema, `base = \"dcgan\"` to refine one")
     t.add_argument("--data", help="data source: mnist, digits, ring8, grid25, stacked-mnist, or a path")
     t.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override any config field, e.g. --set train.steps=500")
