@@ -8,6 +8,7 @@ import torch
 from . import run
 from .config import Config, apply_overrides, resolve
 from .errors import CheckpointError, ConfigError, GanforgeError
+from .locate import locate_generator
 from .nn.latent import Latent, render_batches, truncated_normal
 from .training import checkpoint as ckpt
 from .training.build import build_components
@@ -104,27 +105,20 @@ class LoadedGenerator:
         return self.generate(self.latent(n, seed, labels, truncation), batch_size)
 
 
-def load(run_dir: str | Path, device: str = "cpu", ema: bool = True, best: bool = False) -> LoadedGenerator:
-    """Load a run's newest readable checkpoint for sampling (no code is unpickled). best=True
-    loads instead the generator kept in RUN/best/ by train.eval_every (lowest FID so far)."""
-    run_dir = Path(run_dir)
-    cfg = run.read_config(run_dir)
-    tensors, _, meta, path = ckpt.load_latest(run_dir, with_state=False)
-    shape = meta.get("data_shape")
-    if shape is None:
-        raise CheckpointError(f"{path} lacks the data shape; it was not written by this ganforge")
-    parts = build_components(cfg, tuple(shape), int(meta.get("num_classes", 0)), cfg.train.seed)
+def load(path: str | Path, device: str = "cpu", ema: bool = True, best: bool = False) -> LoadedGenerator:
+    """Load a generator for sampling (no code is unpickled) from a run directory (its newest
+    readable checkpoint), one checkpoint folder, or a weights file with its config beside it or in
+    its run. best=True loads instead the generator kept in RUN/best/ by train.eval_every (lowest
+    FID so far)."""
+    found = locate_generator(path, ema=ema, best=best)
+    cfg = found.config
+    parts = build_components(cfg, found.data_shape, found.num_classes, cfg.train.seed)
     G = parts.G
-    step = int(meta["step"])
-    if best:
-        weights, path, step = run.load_best_generator(run_dir)
-    else:
-        weights = tensors.get("G_ema") if ema and "G_ema" in tensors else tensors["G"]
     try:
-        G.load_state_dict(weights)
+        G.load_state_dict(found.weights)
     except RuntimeError as e:
-        raise CheckpointError(f"{path} does not fit its config: {str(e).splitlines()[0]}") from None
+        raise CheckpointError(f"{found.path} does not fit its config: {str(e).splitlines()[0]}") from None
     dev = torch.device(device)
     G.to(dev).eval()
-    return LoadedGenerator(cfg, G, parts.family, tuple(shape), int(meta.get("num_classes", 0)),
-                           step, dev, run_dir)
+    return LoadedGenerator(cfg, G, parts.family, found.data_shape, found.num_classes,
+                           found.step, dev, found.run_dir)

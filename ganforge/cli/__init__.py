@@ -102,6 +102,16 @@ def _cmd_plot(args) -> None:
     print("\n".join(f"wrote {p}" for p in paths) or f"{args.run}: no statistics logged yet")
 
 
+def _cmd_export(args) -> None:
+    from .api import load
+    from .export import export_generator
+    g = load(args.run, best=args.best)
+    done = export_generator(g, args.format, out=args.out, stage=args.stage)
+    check = ("not checked: onnxruntime is not installed" if done.max_difference is None
+             else f"checked: max |exported - eager| = {done.max_difference:.2g}")
+    print(f"wrote {done.path} ({check}) and {done.description}")
+
+
 def _cmd_eval(args) -> None:
     from datetime import datetime, timezone
     from .. import run
@@ -217,6 +227,15 @@ def build_parser() -> argparse.ArgumentParser:
                                      "metrics, the family's own statistics) into RUN/plots/")
     pl.add_argument("run", help="run directory")
     pl.set_defaults(func=_cmd_plot)
+
+    ex = sub.add_parser("export", help="write the generator as ONNX, TorchScript or a torch.export "
+                                       "program (checked against the eager generator)")
+    ex.add_argument("run", help="run directory, checkpoint folder or weights file")
+    ex.add_argument("--format", required=True, choices=["onnx", "torchscript", "exported-program"])
+    ex.add_argument("--out", help="output file (default RUN/export/generator.EXT)")
+    ex.add_argument("--stage", type=int, help="PGGAN: the growth stage to export (default: the one reached)")
+    ex.add_argument("--best", action="store_true", help="the generator kept in RUN/best/")
+    ex.set_defaults(func=_cmd_export)
 
     ev = sub.add_parser("eval", help="score a trained run: FID, KID, IS, precision/recall with a "
                                      "real-vs-real baseline; appends to RUN/eval.jsonl")

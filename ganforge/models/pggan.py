@@ -148,7 +148,13 @@ class PGGANGenerator(_Growing, Generator):
         self._init_growth(stages)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        stage, alpha = self.current_stage, self.current_alpha
+        return self.synthesize(z, labels, self.current_stage, self.current_alpha)
+
+    def synthesize(self, z: torch.Tensor, labels: torch.Tensor | None, stage: int,
+                   alpha: float = 1.0) -> torch.Tensor:
+        """G at a given stage and fade-in weight. `forward` reads them from the growth buffers on
+        the host, which a graph capture (torch.export, ONNX) cannot do: exporting calls this with
+        the stage as a constant (see ganforge.export)."""
         h = self.latent_norm(self.condition(z, labels))
         for block in self.blocks[:stage]:
             h = block(h)

@@ -30,13 +30,14 @@ class SelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape
-        # Rows are positions: query [N, HW, C/8], key [N, HW/4, C/8], value [N, HW/4, C/2].
-        query = self.theta(x).flatten(2).transpose(1, 2)
-        key = F.max_pool2d(self.phi(x), 2).flatten(2).transpose(1, 2)
-        value = F.max_pool2d(self.g(x), 2).flatten(2).transpose(1, 2)
+        # Rows are positions, in one head: query [N, 1, HW, C/8], key [N, 1, HW/4, C/8], value
+        # [N, 1, HW/4, C/2] (the 4-D layout every exporter's attention op takes, ONNX's too).
+        query = self.theta(x).flatten(2).transpose(1, 2).unsqueeze(1)
+        key = F.max_pool2d(self.phi(x), 2).flatten(2).transpose(1, 2).unsqueeze(1)
+        value = F.max_pool2d(self.g(x), 2).flatten(2).transpose(1, 2).unsqueeze(1)
         # scale=1.0 keeps SAGAN's unscaled softmax; the fused kernel saves the HW x HW/4 matrix.
         attended = F.scaled_dot_product_attention(query, key, value, scale=1.0)
-        attended = attended.transpose(1, 2).reshape(n, c // 2, h, w)
+        attended = attended.squeeze(1).transpose(1, 2).reshape(n, c // 2, h, w)
         return x + self.gamma * self.out(attended)
 
     def extra_repr(self) -> str:
