@@ -17,10 +17,12 @@ def hand_mmd2(x, y):
 def test_matches_hand_computation_on_tiny_sets():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(5, 3)), rng.normal(size=(5, 3)) + 0.4
-    # With subsets as large as the sets, every subset is a reordering of them: same value each time.
-    mean, std = kid(x, y, subsets=4, subset_size=1000)
-    assert mean == pytest.approx(hand_mmd2(x, y), rel=1e-12)
-    assert std < 1e-12
+    assert mmd2_unbiased(x, y) == pytest.approx(hand_mmd2(x, y), rel=1e-12)
+    # One subset of 4 drawn from each: KID is the MMD^2 of exactly those rows.
+    mean, std = kid(x, y, subsets=1, subset_size=4, seed=7)
+    pick = np.random.default_rng(7)
+    rows_x, rows_y = pick.choice(5, 4, replace=False), pick.choice(5, 4, replace=False)
+    assert mean == pytest.approx(hand_mmd2(x[rows_x], y[rows_y]), rel=1e-12) and std == 0
 
 
 def test_estimator_is_unbiased_for_equal_distributions():
@@ -46,15 +48,18 @@ def test_identical_sets_near_zero_shifted_sets_clearly_positive():
     assert shifted_mean > 1.0
 
 
-def test_subset_size_is_capped_by_the_smaller_set():
+def test_small_sets_use_half_their_size_and_say_so():
     rng = np.random.default_rng(3)
-    x, y = rng.normal(size=(30, 4)), rng.normal(size=(8, 4))
-    mean, std = kid(x, y, subsets=10, subset_size=1000, seed=5)
-    again = kid(x, y, subsets=10, subset_size=8, seed=5)
-    assert (mean, std) == again
-    assert std > 0  # subsets of the larger set differ
+    x, y = rng.normal(size=(500, 4)), rng.normal(size=(500, 4)) + 0.3
+    with pytest.warns(UserWarning, match="500 samples per set .* subset size 1000; using subsets of 250"):
+        mean, std = kid(x, y, subsets=20, seed=5)
+    # Before: every subset was the whole set and the deviation read ~1e-16 whatever the model.
+    assert std > 1e-3 * abs(mean)
+    assert (mean, std) == kid(x, y, subsets=20, subset_size=250, seed=5)  # no note at 250 < 500
+    with pytest.warns(UserWarning, match="8 samples per set"):
+        assert kid(rng.normal(size=(30, 4)), y[:8], subsets=5)[1] > 0
 
 
 def test_rejects_too_few_samples():
-    with pytest.raises(ConfigError, match="at least 2"):
-        kid(np.zeros((1, 3)), np.zeros((5, 3)))
+    with pytest.raises(ConfigError, match="at least 4 samples per set"):
+        kid(np.zeros((3, 3)), np.zeros((5, 3)))
