@@ -12,6 +12,7 @@ from .locate import locate_generator
 from .nn.latent import Latent, render_batches, truncated_normal
 from .training import checkpoint as ckpt
 from .training.build import build_components
+from .training.resumable import check_resumable
 from .training.runtime import launched_world_size, resolve_runtime
 from .training.trainer import Trainer
 
@@ -59,10 +60,11 @@ def resume(run_dir: str | Path, sets: dict | None = None, recipe: str | None = N
     cfg = run.read_config(run_dir)
     if recipe is not None and recipe != cfg.recipe:
         raise ConfigError(f"{run_dir} was trained with recipe '{cfg.recipe}', not '{recipe}'")
-    if sets:
-        cfg = apply_overrides(cfg, sets)
     if not ckpt.checkpoint_dirs(Path(run_dir)):
         raise CheckpointError(f"{run_dir} has no checkpoint to resume from")
+    if sets:
+        saved, cfg = cfg, apply_overrides(cfg, sets)
+        check_resumable(Path(run_dir), saved, cfg)
     return Trainer(cfg, Path(run_dir), resume=True).train()
 
 

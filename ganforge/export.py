@@ -21,11 +21,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import run
 from .errors import ConfigError, GanforgeError
 from .io import atomic_write_text
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".torchscript.pt", "exported-program": ".pt2"}
-EXPORT_DIR = "export"
 MAX_BATCH = 65536
 TOLERANCE = 1e-4  # |exported - eager| on [-1, 1] outputs, float32
 
@@ -94,7 +94,7 @@ def export_generator(g, fmt: str, out: str | Path | None = None, stage: int | No
     graph = graph_of(g, stage)
     inputs = example_inputs(g, graph, 4)
     names = ["z", "labels"][:len(inputs)]
-    path = Path(out) if out else Path(g.run_dir) / EXPORT_DIR / f"generator{FORMATS[fmt]}"
+    path = Path(out) if out else run.export_dir(g.run_dir) / f"generator{FORMATS[fmt]}"
     path.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad(), _quiet():
         if fmt == "onnx":

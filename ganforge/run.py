@@ -11,6 +11,9 @@ dataset rebuilt from its config. Every other module asks here instead of spellin
     RUN/best/                    the generator with the lowest FID seen by train.eval_every
     RUN/growth/stage-NN.*        PGGAN: the sampling generator at the end of each stage
     RUN/directions/NAME.npz      latent directions saved by `ganforge explore`
+    RUN/plots/NAME.png           training curves drawn by `ganforge plot` and the explorer
+    RUN/tensorboard/, RUN/wandb/ the optional loggers' files (train.logger)
+    RUN/export/                  `ganforge export`'s graphs and their descriptions
 """
 from __future__ import annotations
 
@@ -41,6 +44,10 @@ BEST_WEIGHTS = "generator.safetensors"
 BEST_META = "best.json"
 GROWTH_DIR = "growth"
 DIRECTIONS_DIR = "directions"
+PLOTS_DIR = "plots"
+TENSORBOARD_DIR = "tensorboard"
+WANDB_DIR = "wandb"
+EXPORT_DIR = "export"
 
 
 # ---------------------------------------------------------------- layout
@@ -107,6 +114,19 @@ def directions_dir(run_dir) -> Path:
     return Path(run_dir) / DIRECTIONS_DIR
 
 
+def plots_dir(run_dir) -> Path:
+    return Path(run_dir) / PLOTS_DIR
+
+
+def logger_dir(run_dir, logger: str) -> Path:
+    """Where an optional logger (train.logger: tensorboard, wandb) writes its files."""
+    return Path(run_dir) / {"tensorboard": TENSORBOARD_DIR, "wandb": WANDB_DIR}[logger]
+
+
+def export_dir(run_dir) -> Path:
+    return Path(run_dir) / EXPORT_DIR
+
+
 # ---------------------------------------------------------------- config and data summary
 
 def write_config(run_dir, cfg: Config) -> None:
@@ -147,6 +167,25 @@ def data_summary_text(summary: dict) -> str:
         lines.append(f"run by: ganforge {p['ganforge']}{commit}, torch {p['torch']} ({cuda}), "
                      f"{p['device']}, {p['processes']} process(es)")
     return "\n".join(lines)
+
+
+def read_data_summary(run_dir) -> dict | None:
+    """RUN/data.json, or None when it is missing or unreadable."""
+    try:
+        summary = json.loads((Path(run_dir) / DATA_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) else None
+
+
+def config_differences(old: Config, new: Config) -> dict[str, tuple]:
+    """{dotted key: (old value, new value)} for every setting that differs between two configs;
+    a key present in one component section only counts as (None, value)."""
+    def flat(cfg: Config) -> dict:
+        return {f"{section}.{key}": value for section, values in cfg.to_dict().items()
+                if isinstance(values, dict) for key, value in values.items()}
+    a, b = flat(old), flat(new)
+    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
 
 
 # ---------------------------------------------------------------- the run's dataset

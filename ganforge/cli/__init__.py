@@ -97,14 +97,14 @@ def _cmd_truncation_sweep(args) -> None:
 
 
 def _cmd_plot(args) -> None:
-    from .explore.curves import write_training_plots
+    from ..explore.curves import write_training_plots
     paths = write_training_plots(args.run)
     print("\n".join(f"wrote {p}" for p in paths) or f"{args.run}: no statistics logged yet")
 
 
 def _cmd_export(args) -> None:
-    from .api import load
-    from .export import export_generator
+    from ..api import load
+    from ..export import export_generator
     g = load(args.run, best=args.best)
     done = export_generator(g, args.format, out=args.out, stage=args.stage)
     check = ("not checked: onnxruntime is not installed" if done.max_difference is None

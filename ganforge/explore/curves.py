@@ -12,12 +12,11 @@ import re
 import threading
 from pathlib import Path
 
+from .. import run
 from ..errors import GanforgeError
 from ..training.logbook import read_metrics
 from .plotting import Panel, Series, write_figure
 
-PLOTS_DIR = "plots"
-METRICS_FILE = "metrics.jsonl"
 _BOOKKEEPING = {"step", "images_seen", "time", "event", "lr_scale"}
 _LOSS_TERM = re.compile(r"^(?:[dg]_(?!loss$|real$|fake$).+|gp|drift|l_real|l_fake|mi_.+)$")
 
@@ -40,7 +39,7 @@ _TITLES = {"losses": "losses", "discriminator": "discriminator outputs", "began"
 
 def read_records(run_dir: Path) -> tuple[list[dict], list[dict], list[float]]:
     """(training records, evaluation records, steps of rollbacks) from RUN/metrics.jsonl."""
-    records = read_metrics(Path(run_dir) / METRICS_FILE)
+    records = read_metrics(run.metrics_path(run_dir))
     training = [r for r in records if "event" not in r and not any(k.startswith("eval/") for k in r)]
     evals = [r for r in records if any(k.startswith("eval/") for k in r)]
     rollbacks = [float(r["step"]) for r in records if r.get("event") == "rollback"]
@@ -116,8 +115,8 @@ def _series(records: list[dict], key: str, label: str, dashed: bool = False) -> 
 def write_training_plots(run_dir: str | Path) -> list[Path]:
     """Write RUN/plots/<figure>.png for every figure the log supports; return their paths."""
     run_dir = Path(run_dir)
-    if not (run_dir / METRICS_FILE).is_file():
-        what = "does not exist" if not run_dir.is_dir() else f"has no {METRICS_FILE} yet"
+    if not run.metrics_path(run_dir).is_file():
+        what = "does not exist" if not run_dir.is_dir() else f"has no {run.METRICS_FILE} yet"
         raise GanforgeError(f"{run_dir} {what}: nothing to plot")
     out = []
     extractor = _extractor(read_records(run_dir)[1])
@@ -125,7 +124,7 @@ def write_training_plots(run_dir: str | Path) -> list[Path]:
         title = f"{run_dir.name}: {_TITLES.get(name, name)}"
         if name == "eval" and extractor:
             title += f" (features: {extractor})"
-        out.append(write_figure(panels, run_dir / PLOTS_DIR / f"{name}.png", title=title))
+        out.append(write_figure(panels, run.plots_dir(run_dir) / f"{name}.png", title=title))
     return out
 
 
@@ -144,7 +143,7 @@ class LivePlots:
         """(version, figure names); the version changes whenever the figures were redrawn."""
         with self.lock:
             try:
-                info = (self.run_dir / METRICS_FILE).stat()
+                info = run.metrics_path(self.run_dir).stat()
                 stamp = (info.st_mtime_ns, info.st_size)
             except OSError:
                 return self.version, self.names
@@ -156,4 +155,4 @@ class LivePlots:
     def path(self, name: str) -> Path | None:
         """The PNG of figure `name`, or None when there is no such figure (never a free path)."""
         with self.lock:
-            return self.run_dir / PLOTS_DIR / f"{name}.png" if name in self.names else None
+            return run.plots_dir(self.run_dir) / f"{name}.png" if name in self.names else None

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..config import LOGGERS
+from .. import run
 from ..errors import ConfigError, GanforgeError
 
 # Training records hold the interval's statistics; these keys are bookkeeping.
@@ -40,7 +40,7 @@ class TensorBoardLogger:
             raise ConfigError("train.logger 'tensorboard' needs the tensorboard package: "
                               "pip install 'ganforge[tensorboard]'") from None
         # purge_step drops events a previous process logged after the checkpoint resumed from.
-        self.writer = SummaryWriter(str(Path(run_dir) / "tensorboard"), flush_secs=30,
+        self.writer = SummaryWriter(str(run.logger_dir(run_dir, "tensorboard")), flush_secs=30,
                                     purge_step=start_step if start_step > 0 else None)
 
     def write(self, record: dict) -> None:
@@ -67,7 +67,7 @@ class WandbLogger:
             raise ConfigError("train.logger 'wandb' needs the wandb package: "
                               "pip install 'ganforge[wandb]'") from None
         self.wandb = wandb
-        folder = Path(run_dir) / "wandb"
+        folder = run.logger_dir(run_dir, "wandb")
         folder.mkdir(parents=True, exist_ok=True)
         id_file = folder / self.ID_FILE
         run_id = id_file.read_text().strip() if id_file.is_file() else secrets.token_hex(4)
