@@ -1,5 +1,7 @@
 """The command line: sample outputs and one-line errors (no traceback) for bad input."""
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -89,3 +91,15 @@ def test_skip_bad_images_trains_and_counts(tmp_path, capsys):
 def test_resume_from_other_recipe_is_refused(trained_run, capsys):
     assert main(["train", "--resume", str(trained_run), "--recipe", "gan"]) == 2
     assert "trained with recipe 'dcgan', not 'gan'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [["recipes"], ["--help"], []])
+def test_a_closed_pipe_ends_quietly(args):
+    """`ganforge recipes | head -1`: no traceback; the status says the pipe closed (141, as for a
+    process killed by SIGPIPE), or 0 where argparse itself drops the failed write."""
+    proc = subprocess.Popen([sys.executable, "-m", "ganforge", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before anything is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) in ((141,) if args == ["recipes"] else (0, 141))
+    assert err == "", err

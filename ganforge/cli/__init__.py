@@ -279,11 +279,15 @@ def main(argv: list[str] | None = None) -> int:
     import warnings
     warnings.formatwarning = _one_line_warning  # no source lines for users
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
     try:
+        try:
+            args = parser.parse_args(argv)
+        finally:
+            sys.stdout.flush()  # --help's text meets a closed pipe here, not at interpreter exit
+        if not getattr(args, "func", None):
+            parser.print_help()
+            sys.stdout.flush()
+            return 0
         args.func(args)
         sys.stdout.flush()  # a closed pipe shows up here, not at interpreter exit
     except BrokenPipeError:

@@ -2,7 +2,6 @@
 redrawn when the log grows."""
 import json
 
-import pytest
 from PIL import Image
 
 from ganforge.cli import main
