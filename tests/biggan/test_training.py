@@ -131,7 +131,7 @@ def test_truncation_sweep_cli(mnist_run, tmp_path, classifier_dir, capsys):
     for row in record["rows"]:
         assert row["fid"] > 0 and 1 <= row["is"] <= 10 and 0 <= row["accuracy"] <= 1
     assert record["extractor"].startswith("classifier:") and record["n"] == 300
-    assert Image.open(out).size == (3 * 300, 240 + 28)  # fid, is, accuracy panels
+    assert Image.open(out).size == (3 * 420, 350)  # fid, is, accuracy panels of 4.2 x 3.1 in, a title
     printed = capsys.readouterr().out
     assert "| truncation | fid | is | accuracy |" in printed and "| none |" in printed
 
