@@ -186,7 +186,10 @@ class Trainer:
                 self.save()
             self.progress.advance(self.step)
         self.progress.close()
-        self.loggers.close() if self.step >= t.steps else self.loggers.flush()
+        if self.step >= t.steps:
+            self.loggers.close()
+        else:  # a segment (train(until=...)): more records follow
+            self.loggers.flush()
         self._train_only(None)
         if self.rank_dump:
             self._write_rank_dump(Path(self.rank_dump))
