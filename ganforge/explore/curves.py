@@ -29,7 +29,7 @@ _PANELS: list[tuple[str, str, dict[str, str]]] = [
     ("began", "M_global (convergence)", {"m_global": "M_global"}),
     ("growth", "resolution", {"resolution": "resolution"}),
     ("growth", "fade-in alpha", {"alpha": "alpha"}),
-    ("augmentation", "augmentation probability p", {"aug_p": "p", "ada_p": "p"}),
+    ("augmentation", "augmentation probability p (ADA)", {"aug_p": "p"}),
     ("speed", "images per second", {"img_per_s": "img/s"}),
 ]
 _TITLES = {"losses": "losses", "discriminator": "discriminator outputs", "began": "BEGAN equilibrium",
