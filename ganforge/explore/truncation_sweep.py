@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .. import run
 from ..errors import ConfigError, GanforgeError
+from ..limits import check_truncation
 from ..images import png_bytes, to_uint8
 from ..io import atomic_write_bytes
 from ..metrics import fid_from_features, inception_score
@@ -44,9 +45,7 @@ def parse_thresholds(text: str) -> list[Threshold]:
             value = float(item)
         except ValueError:
             raise ConfigError(f"truncation values are positive numbers or 'none', got {item!r}") from None
-        if not value > 0:
-            raise ConfigError(f"truncation thresholds must be > 0 ('none' for no truncation), got {item}")
-        values.append(value)
+        values.append(check_truncation(value, "truncation threshold"))
     if not values:
         raise ConfigError("give at least one truncation value")
     return values
