@@ -231,11 +231,12 @@ def _argv(op: str, run: Path, clf: Path, scratch: Path) -> list[str]:
 
 def _explore(run: Path) -> int:
     """What `ganforge explore RUN` and a browser would do, through the app in-process."""
+    from ganforge.api import load
     from ganforge.errors import GanforgeError
     from ganforge.explore import server
     from tests.reliability import asgi
     try:
-        runs = server.load_runs([run])
+        runs = server.served_runs([load(run)])
     except GanforgeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -22,6 +22,7 @@ from ganforge.cli import build_parser, main
 from ganforge.config import FIXED_SECTIONS, Config, resolve
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError
 from ganforge.explore import server
+from ganforge.run import checkpoints_dir
 from ganforge.training import checkpoint as ckpt
 from ganforge.training.logbook import read_metrics
 
@@ -191,8 +192,8 @@ def test_config_sizes_are_checked_before_building(run, no_model_built, key, valu
 
 
 def test_image_size_beyond_the_limit_is_refused_before_loading_data(capsys, tmp_path, monkeypatch):
-    import ganforge.training.trainer as trainer
-    monkeypatch.setattr(trainer, "load_dataset", lambda *a, **k: pytest.fail("data was loaded"))
+    import ganforge.run as run_module
+    monkeypatch.setattr(run_module, "load_dataset", lambda *a, **k: pytest.fail("data was loaded"))
     err = _one_line_error(capsys, ["train", "--out", str(tmp_path / "r"), "--set", "data.image_size=4096"])
     assert "data.image_size" in err
 
@@ -279,7 +280,7 @@ def test_pruning_removes_links_and_never_their_targets(run, tmp_path):
     target = tmp_path / "kept-by-the-user"
     shutil.copytree(ckpt.checkpoint_dirs(run)[0], target)
     before = sorted(p.name for p in target.iterdir())
-    root = run / ckpt.CKPT_DIR
+    root = checkpoints_dir(run)
     (root / "step-00000001").symlink_to(target, target_is_directory=True)  # oldest: pruned
     (root / ".del-step-00000000-1").symlink_to(target, target_is_directory=True)  # a leftover
     ckpt._prune(root, keep=1)
@@ -363,7 +364,7 @@ def app(trained, tmp_path):
     name = 'run "quoted" ünïcode 名前'
     copy = tmp_path / name
     shutil.copytree(trained, copy)
-    return server.create_app(server.load_runs([copy]), allowed_hosts=["127.0.0.1"]), name
+    return server.create_app(server.served_runs([api.load(copy)]), allowed_hosts=["127.0.0.1"]), name
 
 
 def test_deeply_nested_json_is_a_400_not_a_500(app):
