@@ -388,3 +388,12 @@ def test_download_header_names_any_run_in_rfc_6266_form(app):
     assert '"' not in fallback and fallback.isascii()
     encoded = value.split("filename*=UTF-8''")[1]
     assert unquote(encoded) == f"{app[1]}-seed5.png"
+
+
+def test_a_fifo_among_saved_directions_is_refused_without_blocking(run, deadline):
+    from ganforge.explore.directions import run_directions
+    folder = run / "directions"
+    folder.mkdir()
+    os.mkfifo(folder / "stuck.npz")
+    with pytest.raises(CheckpointError, match="not a regular file"):
+        run_directions(run)
