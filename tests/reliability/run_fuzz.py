@@ -112,7 +112,7 @@ def apply_case(case: dict, run: Path, outside: Path) -> None:
 def _mutate(path: Path, m: dict, rng, outside: Path) -> None:
     kind = m["kind"]
     exists = os.path.lexists(path)
-    data = path.read_bytes() if exists and path.is_file() and not path.is_symlink() else b""
+    data = path.read_bytes() if exists and _regular(path) else b""
     if kind in ("symlink-dev-zero", "symlink-outside", "fifo", "delete", "directory", "empty"):
         copy = outside / f"{path.name}-{rng.randrange(10**9)}"
         if kind == "symlink-outside":  # the same content, moved out of the run
@@ -134,8 +134,8 @@ def _mutate(path: Path, m: dict, rng, outside: Path) -> None:
         elif kind == "empty":
             path.write_bytes(b"")
         return
-    if not exists or path.is_dir():
-        return  # byte-level damage to a folder: nothing to do
+    if not exists or not _regular(path):
+        return  # byte-level damage to a folder, link or FIFO: nothing to do
     if kind == "random-bytes":
         data = bytes.fromhex(m["bytes"])
     elif kind == "truncate":
@@ -199,16 +199,23 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+def _regular(path: Path) -> bool:
+    """A plain file the harness itself may read (a FIFO made by an earlier mutation would block)."""
+    return path.is_file() and not path.is_symlink()
+
+
 def _rehash(folder: Path) -> None:
     """What an attacker who edits a checkpoint also does: make meta.json's hashes match."""
     import hashlib
     meta_path = folder / "meta.json"
+    if not _regular(meta_path):
+        return
     try:
         meta = json.loads(meta_path.read_text())
         hashes = {}
         for name in ("weights.safetensors", "state.pt"):
             p = folder / name
-            if p.is_file() and not p.is_symlink() and p.stat().st_size < 1 << 26:
+            if _regular(p) and p.stat().st_size < 1 << 26:
                 hashes[name] = hashlib.sha256(p.read_bytes()).hexdigest()
         if isinstance(meta, dict) and isinstance(meta.get("sha256"), dict):
             meta["sha256"].update(hashes)

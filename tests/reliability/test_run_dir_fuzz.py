@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from .run_fuzz import FAILURES, Chooser, Worker, apply_case, draw_case, make_base
+from .run_fuzz import FAILURES, OPS, Chooser, Worker, apply_case, draw_case, make_base
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,19 +32,20 @@ def worker():
 
 def test_the_undamaged_run_works_for_every_operation(base, worker, tmp_path):
     run, clf = base
-    for op in ("sample", "eval", "resume", "explore"):
+    for op in OPS:
         work = tmp_path / op
         shutil.copytree(run, work / "run", symlinks=True)
         result = worker.run(op, work / "run", clf, work / "scratch")
         assert result["outcome"] == "ok", result
 
 
-@settings(max_examples=30, deadline=None, database=None,
+@pytest.mark.parametrize("op", OPS)  # every operation gets its share of cases
+@settings(max_examples=6, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_a_damaged_run_gives_a_result_or_one_line(base, worker, tmp_path_factory, data):
+def test_a_damaged_run_gives_a_result_or_one_line(base, worker, tmp_path_factory, op, data):
     run, clf = base
-    case = draw_case(Chooser(data=data))
+    case = {**draw_case(Chooser(data=data)), "op": op}
     work = tmp_path_factory.mktemp("case")
     shutil.copytree(run, work / "run", symlinks=True)
     apply_case(case, work / "run", work / "outside")
