@@ -131,7 +131,7 @@ def load(run_dir: str | Path, device: str = "cpu", ema: bool = True, best: bool 
         check_memory(planned, cfg, tuple(shape), training=False)
         shapes = safe_files.safetensors_shapes(path / ckpt.WEIGHTS, memory_budget(), run_dir)
         prefix = "G_ema" if ema and any(k.startswith("G_ema.") for k in shapes) else "G"
-        check_fits_weights(planned.G, shapes, prefix, path / ckpt.WEIGHTS)
+        check_fits_weights(planned and planned.G, shapes, prefix, path / ckpt.WEIGHTS)
 
     tensors, _, meta, path = ckpt.load_latest(run_dir, with_state=False, before_load=fits)
     shape = meta["data_shape"]

@@ -103,7 +103,7 @@ def read_json(path: str | Path, root: str | Path | None = None, limit: int = MAX
     except RecursionError:
         raise CheckpointError(f"{path} is nested too deeply to be a ganforge file") from None
     except ValueError as e:
-        raise CheckpointError(f"{path} is not valid JSON: {e}") from None
+        raise CheckpointError(f"{path} is unreadable: not valid JSON ({e})") from None
     if not isinstance(value, kind):
         noun = "an object" if kind is dict else f"a {kind.__name__}"
         raise CheckpointError(f"{path} holds a JSON {type(value).__name__}, not {noun}")

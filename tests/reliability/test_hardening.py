@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 
 from ganforge import api, limits, safe_files
 from ganforge.cli import build_parser, main
-from ganforge.config import FIXED_SECTIONS, Config, resolve
+from ganforge.config import FIXED_SECTIONS, Config, recipe_names, resolve
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError
 from ganforge.explore import server
 from ganforge.run import checkpoints_dir
@@ -397,3 +397,13 @@ def test_a_fifo_among_saved_directions_is_refused_without_blocking(run, deadline
     os.mkfifo(folder / "stuck.npz")
     with pytest.raises(CheckpointError, match="not a regular file"):
         run_directions(run)
+
+
+@pytest.mark.parametrize("recipe", recipe_names())
+def test_every_recipe_builds_on_the_meta_device_so_its_sizes_are_checked(recipe):
+    from ganforge.training.build import planned_components
+    cfg = resolve(recipe)
+    shape = (2,) if recipe.endswith("2d") else (3, cfg.data.image_size, cfg.data.image_size)
+    planned = planned_components(cfg, shape, 10)
+    assert planned is not None, f"{recipe} cannot be planned on the meta device: its sizes go unchecked"
+    assert all(p.device.type == "meta" for p in planned.G.parameters())
