@@ -184,7 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("recipes", help="list the recipes")
     r.set_defaults(func=_cmd_recipes)
 
-    lim = sub.add_parser("limits", help="the valid range of every number ganforge accepts, and the memory budget")
+    lim = sub.add_parser("limits", help="the valid range of every number ganforge accepts, and the "
+                                        "memory budget")
     lim.set_defaults(func=_cmd_limits)
 
     s = sub.add_parser("sample", help="write samples from a trained run")

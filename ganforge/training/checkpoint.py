@@ -253,7 +253,8 @@ def load_checkpoint(path: Path, with_state: bool = True, before_load=None) -> tu
 def _load_files(path: Path, with_state: bool) -> tuple[dict, dict]:
     root = Path(path).parent.parent
     try:
-        tensors = split_modules(load_file(str(safe_files.regular_file_inside(path / WEIGHTS, root, memory_budget()))))
+        weights = safe_files.regular_file_inside(path / WEIGHTS, root, memory_budget())
+        tensors = split_modules(load_file(str(weights)))
     except Exception as e:  # any decoding failure is a bad file
         raise CheckpointError(f"{path / WEIGHTS} cannot be loaded: {load_error_reason(e)}") from None
     if "G" not in tensors:

@@ -115,7 +115,9 @@ def _record(line: bytes) -> tuple[dict | None, str]:
 def set_aside(path: Path, bad: list[tuple[int, bytes, str]]) -> Path:
     """Append unreadable log lines to PATH.bad (nothing a user wrote is deleted)."""
     aside = Path(f"{path}.bad")
-    previous = safe_files.read_bytes(aside, safe_files.MAX_LOG, aside.parent) if os.path.lexists(aside) else b""
+    previous = b""
+    if os.path.lexists(aside):
+        previous = safe_files.read_bytes(aside, safe_files.MAX_LOG, aside.parent)
     if previous and not previous.endswith(b"\n"):
         previous += b"\n"
     atomic_write_bytes(aside, previous + b"".join(line + b"\n" for _, line, _ in bad))
