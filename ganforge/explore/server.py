@@ -14,6 +14,7 @@ import math
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import torch
@@ -409,7 +410,6 @@ def content_disposition(filename: str) -> str:
     """An attachment header for any file name (RFC 6266): a plain-ASCII fallback in `filename`
     (quotes, backslashes, controls and non-ASCII replaced) and the exact name, UTF-8 and
     percent-encoded, in `filename*` (RFC 5987), which browsers prefer."""
-    from urllib.parse import quote
     fallback = "".join(c if 0x20 <= ord(c) < 0x7F and c not in '"\\' else "_" for c in filename)
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 

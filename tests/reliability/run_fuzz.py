@@ -12,14 +12,18 @@ allocation failed at the limit) and "crash" (killed by a signal).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import random
+import resource
 import shutil
 import signal
 import subprocess
 import sys
 import time
 import traceback
+import warnings
 from pathlib import Path
 
 OPS = ("sample", "eval", "resume", "explore")
@@ -98,7 +102,6 @@ def _targets(run: Path, target: str) -> list[Path]:
 
 def apply_case(case: dict, run: Path, outside: Path) -> None:
     """Damage a copy of the base run as the case says (files outside the run go to `outside`)."""
-    import random
     for m in case["mutations"]:
         rng = random.Random(m["seed"])
         for path in _targets(run, m["target"]):
@@ -206,7 +209,6 @@ def _regular(path: Path) -> bool:
 
 def _rehash(folder: Path) -> None:
     """What an attacker who edits a checkpoint also does: make meta.json's hashes match."""
-    import hashlib
     meta_path = folder / "meta.json"
     if not _regular(meta_path):
         return
@@ -258,7 +260,6 @@ def _explore(run: Path) -> int:
 
 
 def _child(op: str, run: Path, clf: Path, scratch: Path, memory_bytes: int, report: int) -> None:
-    import resource
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     err = os.open(scratch / "stderr.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     os.dup2(err, 2)
@@ -271,7 +272,6 @@ def _child(op: str, run: Path, clf: Path, scratch: Path, memory_bytes: int, repo
     rc, detail = 0, ""
     try:
         if op == "explore":
-            import warnings
             from ganforge.cli import _one_line_warning
             warnings.formatwarning = _one_line_warning
             rc = _explore(run)

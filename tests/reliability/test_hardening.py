@@ -12,6 +12,7 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 import torch
@@ -20,10 +21,15 @@ from safetensors.torch import load_file
 from ganforge import api, limits, safe_files
 from ganforge.cli import build_parser, main
 from ganforge.config import FIXED_SECTIONS, Config, recipe_names, resolve
+from ganforge.data import load_dataset
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError
 from ganforge.explore import server
+from ganforge.explore.directions import run_directions
+from ganforge.metrics.evaluate import append_jsonl
+from ganforge.nn.latent import truncated_normal
 from ganforge.run import checkpoints_dir
 from ganforge.training import checkpoint as ckpt
+from ganforge.training.build import planned_components, validated_sections
 from ganforge.training.logbook import read_metrics
 
 from . import asgi
@@ -120,7 +126,6 @@ def test_out_of_range_arguments_are_one_line_before_any_work(capsys, tmp_path, f
 ])
 def test_out_of_range_config_values_are_refused(setting, named):
     with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
-        from ganforge.training.build import validated_sections
         validated_sections(resolve("dcgan", [setting]))
 
 
@@ -150,7 +155,6 @@ def test_truncated_normal_with_a_tiny_threshold_ends_and_stays_in_range():
 
 
 def test_truncated_normal_is_unchanged_for_usual_thresholds():
-    from ganforge.nn.latent import truncated_normal
     gen = torch.Generator().manual_seed(3)
     x = truncated_normal((256, 64), 0.5, generator=gen)
     assert x.abs().max() <= 0.5
@@ -199,7 +203,6 @@ def test_image_size_beyond_the_limit_is_refused_before_loading_data(capsys, tmp_
 
 
 def test_data_beyond_the_memory_budget_is_refused_with_what_it_would_need(monkeypatch):
-    from ganforge.data import load_dataset
     monkeypatch.setenv(limits.BUDGET_ENV, "20MiB")
     with pytest.raises(ConfigError, match=r"1797 images .* at 256x256 would need 112\.3 MiB"):
         load_dataset("digits", image_size=256)
@@ -289,7 +292,6 @@ def test_pruning_removes_links_and_never_their_targets(run, tmp_path):
 
 
 def test_an_eval_log_linking_outside_the_run_is_not_written_through(run, tmp_path):
-    from ganforge.metrics.evaluate import append_jsonl
     outside = tmp_path / "victim.txt"
     outside.write_text("precious\n")
     (run / "eval.jsonl").symlink_to(outside)
@@ -380,7 +382,6 @@ def test_json_depth_counts_brackets_outside_strings_only():
 
 
 def test_download_header_names_any_run_in_rfc_6266_form(app):
-    from urllib.parse import unquote
     status, headers, _ = asgi.request(app[0], "GET", "/api/runs/0/image.png", query="seed=5")
     assert status == 200
     value = headers["content-disposition"]
@@ -391,7 +392,6 @@ def test_download_header_names_any_run_in_rfc_6266_form(app):
 
 
 def test_a_fifo_among_saved_directions_is_refused_without_blocking(run, deadline):
-    from ganforge.explore.directions import run_directions
     folder = run / "directions"
     folder.mkdir()
     os.mkfifo(folder / "stuck.npz")
@@ -401,7 +401,6 @@ def test_a_fifo_among_saved_directions_is_refused_without_blocking(run, deadline
 
 @pytest.mark.parametrize("recipe", recipe_names())
 def test_every_recipe_builds_on_the_meta_device_so_its_sizes_are_checked(recipe):
-    from ganforge.training.build import planned_components
     cfg = resolve(recipe)
     shape = (2,) if recipe.endswith("2d") else (3, cfg.data.image_size, cfg.data.image_size)
     planned = planned_components(cfg, shape, 10)
