@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass
 
 from .errors import ConfigError
@@ -215,9 +216,16 @@ def format_bytes(n: float) -> str:
     return f"{int(n)} bytes"
 
 
+LARGE = 1 << 30   # plans above this are announced (one warning line), not made quietly
+
+
 def check_allocation(nbytes: float, what: str, hint: str = "") -> None:
-    """Refuse, in one line, a plan that needs more than the memory budget."""
+    """Refuse, in one line, a plan that needs more than the memory budget; say so (a warning)
+    when it fits but is large."""
     budget = memory_budget()
     if nbytes > budget:
         raise ConfigError(f"{what} would need {format_bytes(nbytes)}, over the memory budget of "
                           f"{format_bytes(budget)} (${BUDGET_ENV})" + (f"; {hint}" if hint else ""))
+    if nbytes > LARGE:
+        warnings.warn(f"{what} will take {format_bytes(nbytes)} of memory "
+                      f"(budget {format_bytes(budget)}, ${BUDGET_ENV})", stacklevel=2)

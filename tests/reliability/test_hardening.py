@@ -406,3 +406,12 @@ def test_every_recipe_builds_on_the_meta_device_so_its_sizes_are_checked(recipe)
     planned = planned_components(cfg, shape, 10)
     assert planned is not None, f"{recipe} cannot be planned on the meta device: its sizes go unchecked"
     assert all(p.device.type == "meta" for p in planned.G.parameters())
+
+
+def test_a_large_plan_within_the_budget_is_announced_not_made_quietly(monkeypatch):
+    monkeypatch.setenv(limits.BUDGET_ENV, "64GiB")
+    with pytest.warns(UserWarning, match=r"5000 images .* will take 4\.9 GiB"):
+        limits.check_allocation(5000 * 1024 * 1024, "5000 images of mnist at 1024x1024")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        limits.check_allocation(100 << 20, "a small plan")  # no warning
