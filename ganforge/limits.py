@@ -131,7 +131,8 @@ ARGUMENTS = {
     "steps": _int(2, 1000), "variations": _int(1, 64), "principal": _int(0, 4096),
     "jacobian_samples": _int(1, 100_000), "ridge": _float(0, 1e9), "k": _int(1, 100),
     "rows": _int(1, 1000), "port": _int(0, 65_535), "epochs": _int(1, 100_000),
-    "image_size": CONFIG["data.image_size"], "channels": CONFIG["data.channels"],
+    "image_size": CONFIG["data.image_size"], "resolution": CONFIG["data.image_size"],
+    "channels": CONFIG["data.channels"],
 }
 
 
