@@ -1,17 +1,20 @@
 """The public Python surface: train, load and sample. The CLI is a thin layer over these."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
 
-from . import run
+from . import run, safe_files
 from .config import Config, apply_overrides, resolve
 from .errors import CheckpointError, ConfigError, GanforgeError
+from .limits import check, check_allocation, check_truncation, memory_budget
 from .locate import locate_generator
 from .nn.latent import Latent, render_batches, truncated_normal
 from .training import checkpoint as ckpt
-from .training.build import build_components
+from .training.build import build_components, check_fits_weights, check_memory, planned_components
+from .training.logbook import check_log
 from .training.resumable import check_resumable
 from .training.runtime import launched_world_size, resolve_runtime
 from .training.trainer import Trainer
@@ -55,9 +58,13 @@ def _create_run_dir(cfg: Config, out, runs_root) -> tuple[str | None, str | None
     return str(run_dir), None
 
 
-def resume(run_dir: str | Path, sets: dict | None = None, recipe: str | None = None) -> Path:
-    """Continue a run from its newest readable checkpoint, exactly where it stopped."""
+def resume(run_dir: str | Path, sets: dict | None = None, recipe: str | None = None,
+           repair_log: bool = False) -> Path:
+    """Continue a run from its newest readable checkpoint, exactly where it stopped. A metrics
+    log with unreadable lines stops here, before any work, unless `repair_log` moves them aside
+    (RUN/metrics.jsonl.bad) and keeps every readable record."""
     cfg = run.read_config(run_dir)
+    check_log(run.metrics_path(run_dir), repair=repair_log)
     if recipe is not None and recipe != cfg.recipe:
         raise ConfigError(f"{run_dir} was trained with recipe '{cfg.recipe}', not '{recipe}'")
     if not ckpt.checkpoint_dirs(Path(run_dir)):
@@ -82,6 +89,7 @@ class LoadedGenerator:
         return getattr(self.G, "conditioning", "none") != "none"
 
     def latent(self, n: int, seed: int = 0, labels=None, truncation: float | None = None) -> Latent:
+        seed, n = check("seed", seed), check("samples", n, "the number of samples")
         gen = torch.Generator(self.device).manual_seed(seed)
         if labels is not None:
             labels = torch.as_tensor(labels, dtype=torch.long, device=self.device)
@@ -92,12 +100,15 @@ class LoadedGenerator:
             if self.num_classes < 2 or labels.min() < 0 or labels.max() >= self.num_classes:
                 raise GanforgeError(f"labels must be in 0..{max(self.num_classes - 1, 0)}")
         latent = self.family.sample_latent(n, self.G.noise_dim, self.device, gen, labels=labels)
-        if truncation is not None and truncation > 0:
+        truncation = check_truncation(truncation)
+        if truncation is not None:
             latent.z = truncated_normal(latent.z.shape, truncation, generator=gen, device=self.device)
         return latent
 
     @torch.inference_mode()
     def generate(self, latent: Latent, batch_size: int = 256) -> torch.Tensor:
+        check_allocation(len(latent) * math.prod(self.data_shape) * 4,
+                         f"{len(latent)} samples of shape {list(self.data_shape)}", "ask for fewer")
         return torch.cat([x.float().cpu() for x in render_batches(
             lambda chunk: self.family.generate(self.G, chunk), latent, batch_size)])
 
@@ -107,12 +118,27 @@ class LoadedGenerator:
         return self.generate(self.latent(n, seed, labels, truncation), batch_size)
 
 
+def _fits_before_building(ema: bool):
+    """A check run before any tensor of a run's checkpoint is read or a model built: meta.json's
+    shape and the config's sizes against the weights file's header and the memory budget."""
+    def fits(cfg: Config, run_dir: Path, path: Path, meta: dict) -> None:
+        shape = meta.get("data_shape")
+        if shape is None:
+            raise CheckpointError(f"{path} lacks the data shape; it was not written by this ganforge")
+        planned = planned_components(cfg, tuple(shape), int(meta.get("num_classes", 0)))
+        check_memory(planned, cfg, tuple(shape), training=False)
+        shapes = safe_files.safetensors_shapes(path / ckpt.WEIGHTS, memory_budget(), run_dir)
+        prefix = "G_ema" if ema and any(k.startswith("G_ema.") for k in shapes) else "G"
+        check_fits_weights(planned and planned.G, shapes, prefix, path / ckpt.WEIGHTS)
+    return fits
+
+
 def load(path: str | Path, device: str = "cpu", ema: bool = True, best: bool = False) -> LoadedGenerator:
     """Load a generator for sampling (no code is unpickled) from a run directory (its newest
     readable checkpoint), one checkpoint folder, or a weights file with its config beside it or in
     its run. best=True loads instead the generator kept in RUN/best/ by train.eval_every (lowest
     FID so far)."""
-    found = locate_generator(path, ema=ema, best=best)
+    found = locate_generator(path, ema=ema, best=best, before_load=_fits_before_building(ema))
     cfg = found.config
     parts = build_components(cfg, found.data_shape, found.num_classes, cfg.train.seed)
     G = parts.G

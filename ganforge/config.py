@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import ConfigError
+from .limits import CONFIG as CONFIG_LIMITS, check_component
 
 
 @dataclass
@@ -111,9 +112,11 @@ class Config:
 
 def _coerce(value: Any, default: Any, where: str) -> Any:
     """Convert a parsed override to the type of the field's default, or raise ConfigError."""
-    if default is None or value is None:
+    if default is None:
         return value
     kind = type(default)
+    if value is None:
+        raise ConfigError(f"{where}: expected {kind.__name__}, got null")
     try:
         if kind is bool:
             if isinstance(value, bool):
@@ -192,7 +195,12 @@ def _auto_or_bool(value: Any, default: Any, where: str) -> bool | str:
 def apply_overrides(cfg: Config, overrides: dict[str, dict[str, Any]]) -> Config:
     """Return a copy of cfg with {section: {key: value}} applied (component keys checked later)."""
     cfg = copy.deepcopy(cfg)
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"a config is a table of sections, not a {_type_name(overrides)}")
     for section, values in overrides.items():
+        if section in (*FIXED_SECTIONS, *COMPONENT_SECTIONS) and not isinstance(values, dict):
+            raise ConfigError(f"config section '{section}' must be a table of keys, "
+                              f"not a {_type_name(values)}")
         if section in FIXED_SECTIONS:
             _apply_fixed(getattr(cfg, section), section, values)
         elif section in COMPONENT_SECTIONS:
@@ -213,36 +221,37 @@ def apply_overrides(cfg: Config, overrides: dict[str, dict[str, Any]]) -> Config
 
 
 def check_ranges(cfg: Config) -> None:
-    """Values of the right type that still cannot work: caught before any training starts."""
+    """Values of the right type that still cannot work: caught before any training starts. The
+    numeric ranges live in ganforge.limits, shared with the CLI and the explorer."""
+    for section in FIXED_SECTIONS:
+        for f in dataclasses.fields(getattr(cfg, section)):
+            key = f"{section}.{f.name}"
+            limit = CONFIG_LIMITS.get(key)
+            if limit is None:
+                continue
+            value = getattr(getattr(cfg, section), f.name)
+            if isinstance(value, tuple):
+                for item in value:
+                    limit.check(item, key)
+            else:
+                limit.check(value, key)
     t, o = cfg.train, cfg.optim
-    at_least_one = {"train.log_every": t.log_every, "train.ckpt_every": t.ckpt_every,
-                    "train.sample_every": t.sample_every, "train.grid_size": t.grid_size,
-                    "train.accumulate": t.accumulate, "train.batch_size": t.batch_size,
-                    "train.keep_ckpts": t.keep_ckpts}
-    for key, value in at_least_one.items():
-        if value < 1:
-            raise ConfigError(f"{key} must be >= 1, got {value}")
-    if t.steps < 0:
-        raise ConfigError(f"train.steps must be >= 0, got {t.steps}")
     unknown = [name for name in t.logger if name not in LOGGERS]
     if unknown:
         raise ConfigError(f"train.logger: unknown logger(s) {', '.join(map(repr, unknown))}; "
                           f"valid: {', '.join(LOGGERS)}")
     if t.on_nan not in ("stop", "rollback"):
         raise ConfigError(f"train.on_nan must be stop or rollback, got {t.on_nan!r}")
-    if not 0 < t.nan_lr_factor < 1:
-        raise ConfigError(f"train.nan_lr_factor must be in (0, 1), got {t.nan_lr_factor}")
-    if not 0 <= t.ada_target < 1 or not t.ada_kimg > 0:
-        raise ConfigError(f"train.ada_target must be in [0, 1) and train.ada_kimg > 0, "
-                          f"got {t.ada_target} and {t.ada_kimg}")
     if t.ada_target > 0 and not t.augment.strip():
         raise ConfigError("train.ada_target adapts the probability of train.augment's transforms: "
                           "set train.augment too (e.g. color,translation,cutout)")
-    if len(o.betas) != 2 or not all(0 <= b < 1 for b in o.betas):
+    if len(o.betas) != 2:
         raise ConfigError(f"optim.betas must be two values in [0, 1), got {list(o.betas)}")
-    for key, value in (("optim.g_lr", o.g_lr), ("optim.d_lr", o.d_lr), ("optim.eps", o.eps)):
-        if not value > 0:
-            raise ConfigError(f"{key} must be > 0, got {value}")
+
+
+def _type_name(value) -> str:
+    return {list: "list", dict: "table", str: "string", type(None): "null", bool: "boolean",
+            int: "number", float: "number"}.get(type(value), type(value).__name__)
 
 
 def parse_set_args(pairs: list[str]) -> dict[str, dict[str, Any]]:
@@ -279,14 +288,8 @@ def validate_component(section: str, params: dict, registry: dict[str, Callable]
             raise ConfigError(f"unknown key '{section}.{key}' for {section} '{name}';"
                               f"{did_you_mean(key, settable, section + '.')} "
                               f"valid keys: {', '.join(sorted(settable)) or '(none)'}")
-        typed[key] = _coerce(value, settable[key], f"{section}.{key}")
-        if key in POSITIVE_SIZES and typed[key] < 1:
-            raise ConfigError(f"{section}.{key} must be >= 1, got {typed[key]}")
+        typed[key] = check_component(section, key, _coerce(value, settable[key], f"{section}.{key}"))
     return typed
-
-
-# Layer sizes: a model built with zero or negative widths fails deep inside torch instead.
-POSITIVE_SIZES = {"width", "z_dim", "depth", "shared_dim"}
 
 
 # Supplied by the trainer from the data, never by the user.

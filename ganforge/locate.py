@@ -6,7 +6,6 @@ Nothing here unpickles code: weights are safetensors, metadata is JSON.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,10 +13,11 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from . import run
+from . import run, safe_files
 from .config import Config
 from .errors import CheckpointError, GanforgeError
 from .io import sha256_file
+from .limits import memory_budget
 from .training import checkpoint as ckpt
 # How far above a weights file its run's config may be: RUN/checkpoints/step-N/weights.safetensors.
 _LEVELS_UP = 3
@@ -34,15 +34,20 @@ class GeneratorWeights:
     path: Path                     # what the weights were read from
 
 
-def locate_generator(path: str | Path, ema: bool = True, best: bool = False) -> GeneratorWeights:
+def locate_generator(path: str | Path, ema: bool = True, best: bool = False,
+                     before_load=None) -> GeneratorWeights:
     """The generator at `path`: a run directory (its newest readable checkpoint, or with best=True
-    the generator kept in RUN/best/), a checkpoint folder, or a .safetensors file."""
+    the generator kept in RUN/best/), a checkpoint folder, or a .safetensors file. For a run
+    directory, `before_load(cfg, run_dir, checkpoint_dir, meta)` runs before any tensor is read."""
     path = Path(path)
-    if not path.exists():
-        raise GanforgeError(f"{path} does not exist (give a run directory, a checkpoint folder "
-                            "or a weights file)")
+    try:
+        is_file = path.is_file()
+    except OSError:  # e.g. a name too long for the filesystem: run_directory says so in one line
+        is_file = False
+    if not is_file:  # one line for a folder that is missing, unreadable or too long a name
+        path = safe_files.run_directory(path)
     if path.is_dir() and run.is_run(path):
-        return _from_run(path, ema, best)
+        return _from_run(path, ema, best, before_load)
     if best:
         raise GanforgeError(f"--best reads a run directory's best generator; {path} is not a run directory")
     if path.is_dir() and (path / ckpt.META).is_file():
@@ -54,8 +59,10 @@ def locate_generator(path: str | Path, ema: bool = True, best: bool = False) -> 
                           f"folder (no {ckpt.META})")
 
 
-def _from_run(run_dir: Path, ema: bool, best: bool) -> GeneratorWeights:
-    tensors, _, meta, path = ckpt.load_latest(run_dir, with_state=False)
+def _from_run(run_dir: Path, ema: bool, best: bool, before_load) -> GeneratorWeights:
+    cfg = run.read_config(run_dir)
+    check = None if before_load is None else (lambda folder, meta: before_load(cfg, run_dir, folder, meta))
+    tensors, _, meta, path = ckpt.load_latest(run_dir, with_state=False, before_load=check)
     if best:
         weights, path, step = run.load_best_generator(run_dir)
         return _assemble(run_dir, weights, {**meta, "step": step}, path)
@@ -63,6 +70,9 @@ def _from_run(run_dir: Path, ema: bool, best: bool) -> GeneratorWeights:
 
 
 def _from_file(path: Path, ema: bool) -> GeneratorWeights:
+    # A regular file of bounded size (a link to /dev/zero would hash forever), resolved first so
+    # that a user's own link to a real weights file still works.
+    path = safe_files.regular_file_inside(path.resolve(), path.resolve().parent, memory_budget())
     meta = _json(path.parent / ckpt.META) or {}
     recorded = (meta.get("sha256") or {}).get(path.name) if isinstance(meta.get("sha256"), dict) else None
     if recorded and sha256_file(path) != recorded:
@@ -114,11 +124,14 @@ def _pick(tensors: dict, ema: bool, path: Path) -> dict:
 
 
 def _json(path: Path) -> dict | None:
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError):
+    """A JSON object read as an untrusted file (regular, bounded), or None when it is missing or
+    not one."""
+    if not path.exists():
         return None
-    return value if isinstance(value, dict) else None
+    try:
+        return safe_files.read_json(path)
+    except GanforgeError:
+        return None
 
 
 def fingerprint(weights: dict[str, torch.Tensor]) -> str:

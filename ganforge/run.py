@@ -18,7 +18,7 @@ dataset rebuilt from its config. Every other module asks here instead of spellin
 from __future__ import annotations
 
 import hashlib
-import json
+import os
 import re
 from pathlib import Path
 
@@ -26,12 +26,16 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load, save
 
-from .config import Config, from_dict
+from . import safe_files
+from .config import Config, from_dict, validate_component
 from .data import load_dataset
 from .data.memory import MemoryPlan, requested_in_memory
 from .data.training_data import open_training_data
 from .errors import CheckpointError, GanforgeError
+from .families import FAMILIES
 from .io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from .limits import memory_budget
+from .models import DISCRIMINATORS, GENERATORS
 
 CONFIG_FILE = "config.json"
 DATA_FILE = "data.json"
@@ -134,16 +138,25 @@ def write_config(run_dir, cfg: Config) -> None:
 
 
 def read_config(run_dir) -> Config:
-    """The Config a run was trained with; one-line errors when the folder is not a run."""
+    """The Config a run was trained with; one-line errors naming config.json when the folder is
+    not a run or the file is unreadable, malformed or out of range (read as untrusted: see
+    ganforge.safe_files)."""
+    run_dir = safe_files.run_directory(run_dir)
     path = config_path(run_dir)
-    if not Path(run_dir).is_dir():
-        raise GanforgeError(f"run directory {run_dir} does not exist")
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise CheckpointError(f"{run_dir} is not a ganforge run directory (no {CONFIG_FILE})")
+    table = safe_files.read_json(path, run_dir)
     try:
-        return from_dict(json.loads(path.read_text()))
-    except (ValueError, TypeError) as e:
-        raise CheckpointError(f"{path} is unreadable: {e}") from None
+        cfg = from_dict(table)
+        # The component sections too, so that their errors also name this file.
+        for section, registry in (("family", FAMILIES), ("generator", GENERATORS),
+                                  ("discriminator", DISCRIMINATORS)):
+            validate_component(section, getattr(cfg, section), registry)
+        return cfg
+    except GanforgeError as e:
+        raise CheckpointError(f"{path}: {e}") from None
+    except (ValueError, TypeError, AttributeError) as e:
+        raise CheckpointError(f"{path} is unreadable: {type(e).__name__}: {e}") from None
 
 
 def write_data_summary(run_dir, summary: dict) -> None:
@@ -171,11 +184,13 @@ def data_summary_text(summary: dict) -> str:
 
 def read_data_summary(run_dir) -> dict | None:
     """RUN/data.json, or None when it is missing or unreadable."""
-    try:
-        summary = json.loads((Path(run_dir) / DATA_FILE).read_text())
-    except (OSError, ValueError):
+    path = Path(run_dir) / DATA_FILE
+    if not path.exists():
         return None
-    return summary if isinstance(summary, dict) else None
+    try:
+        return safe_files.read_json(path, root=run_dir)
+    except GanforgeError:  # not a regular file, too large, not JSON, not an object
+        return None
 
 
 def config_differences(old: Config, new: Config) -> dict[str, tuple]:
@@ -212,12 +227,12 @@ def dataset(cfg: Config):
 def best_record(run_dir) -> dict | None:
     """RUN/best/best.json (FID, step, extractor, n, ...), or None when there is none readable."""
     path = Path(run_dir) / BEST_DIR / BEST_META
-    if not path.is_file():
+    if not os.path.lexists(path):
         return None
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+        return safe_files.read_json(path, run_dir)
+    except (OSError, GanforgeError):
+        return None  # unreadable: the next measurement replaces it
 
 
 def write_best_generator(run_dir, state: dict[str, torch.Tensor], record: dict) -> None:
@@ -235,9 +250,9 @@ def load_best_generator(run_dir) -> tuple[dict, Path, int]:
     they were taken at."""
     meta_path = Path(run_dir) / BEST_DIR / BEST_META
     try:
-        meta = json.loads(meta_path.read_text())
+        meta = safe_files.read_json(meta_path, run_dir)
         path = meta_path.parent / Path(meta["weights"]).name
-        data = path.read_bytes()
+        data = safe_files.read_bytes(path, memory_budget(), run_dir)
         if "sha256" in meta and hashlib.sha256(data).hexdigest() != meta["sha256"]:
             raise CheckpointError(f"{path} does not match the hash in {meta_path}")
         return load(data), path, int(meta["step"])

@@ -15,6 +15,8 @@ def _cmd_train(args) -> None:
     args.set = args.set + _runtime_sets(args)
     if args.config and args.recipe:
         raise GanforgeError("give --recipe or --config, not both (a config file may say base = \"RECIPE\")")
+    if args.repair_log and not args.resume:
+        raise GanforgeError("--repair-log goes with --resume RUN_DIR")
     if args.resume:
         sets = parse_set_args(args.set)
         if args.config:
@@ -22,7 +24,7 @@ def _cmd_train(args) -> None:
                                 "--set changes schedule keys such as train.steps)")
         if args.data:
             raise GanforgeError("--data cannot change on --resume (the run keeps its dataset)")
-        run_dir = api.resume(args.resume, sets, recipe=args.recipe)
+        run_dir = api.resume(args.resume, sets, recipe=args.recipe, repair_log=args.repair_log)
     else:
         cfg = resolve(args.config or args.recipe or "dcgan", args.set, args.data)
         run_dir = api.train(cfg, out=args.out, runs_root=args.runs)
@@ -50,6 +52,12 @@ def _cmd_recipes(args) -> None:
         print(f"{name:<16} {recipe_table(name).get('description', '')}")
 
 
+def _cmd_limits(args) -> None:
+    from ..limits import table
+    for name, valid, note in table():
+        print(f"{name:<28} {valid:<28} {note}".rstrip())
+
+
 def _cmd_sample(args) -> None:
     from ..api import load
     from ..sampling import write_samples
@@ -67,10 +75,19 @@ def _cmd_sample(args) -> None:
             raise GanforgeError("--vary-code writes a PNG grid (--format png)")
         print(f"wrote {write_code_sweep(g, args.vary_code, args.n, args.seed, args.out)}")
         return
-    labels = [int(x) for x in args.labels.split(",")] if args.labels else None
+    labels = _labels(args.labels) if args.labels else None
     out = write_samples(g, args.n, args.seed, args.out, args.format, labels=labels,
                         truncation=args.truncation, class_grid=args.class_grid)
     print(f"wrote {out}")
+
+
+def _labels(text: str) -> list[int]:
+    from ..limits import check
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise GanforgeError(f"--labels must be comma-separated integers, got {text[:60]!r}") from None
+    return [check("label", v, "--labels") for v in values]
 
 
 def _cmd_truncation_sweep(args) -> None:
@@ -175,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="run directory (default: runs/<recipe>-NNN)")
     t.add_argument("--runs", default="runs", help="where auto-numbered run directories go")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its newest checkpoint")
+    t.add_argument("--repair-log", action="store_true",
+                   help="with --resume: move unreadable lines of RUN/metrics.jsonl to "
+                        "metrics.jsonl.bad instead of stopping (every readable record is kept)")
     t.add_argument("--device", choices=["auto", "cpu", "cuda"], help="train.device (default auto)")
     t.add_argument("--precision", choices=["fp32", "bf16", "fp16", "auto"],
                    help="train.precision: fp32 (default), bf16 autocast (CPU or GPU), fp16 with "
@@ -186,6 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("recipes", help="list the recipes")
     r.set_defaults(func=_cmd_recipes)
+
+    lim = sub.add_parser("limits", help="the valid range of every number ganforge accepts, and the "
+                                        "memory budget")
+    lim.set_defaults(func=_cmd_limits)
 
     s = sub.add_parser("sample", help="write samples from a trained run")
     s.add_argument("run", help="run directory")
@@ -271,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+_OUT_OF_MEMORY = ("can't allocate memory", "out of memory", "Cannot allocate memory", "OutOfMemoryError")
+
+
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     return f"warning: {message}\n"
 
@@ -288,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             sys.stdout.flush()
             return 0
+        from ..limits import check_arguments
+        check_arguments(vars(args))  # every number in its documented range, before any work
         args.func(args)
         sys.stdout.flush()  # a closed pipe shows up here, not at interpreter exit
     except BrokenPipeError:
@@ -297,6 +326,16 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + 13  # killed by SIGPIPE, as the shell reports it
     except GanforgeError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except (MemoryError, RuntimeError) as e:
+        # The last line of defence when an estimate before allocating missed (activations are not
+        # estimated): say so in one line. Any other RuntimeError is a bug and keeps its traceback.
+        text = str(e)
+        if not isinstance(e, MemoryError) and not any(m in text for m in _OUT_OF_MEMORY):
+            raise
+        first = text.strip().splitlines()[0][:200] if text.strip() else "MemoryError"
+        print(f"error: out of memory ({first}); lower the batch size, model widths or image size",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; a run continues from its last checkpoint with "

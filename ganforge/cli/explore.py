@@ -4,13 +4,17 @@ prints what it wrote."""
 from __future__ import annotations
 
 from ..errors import GanforgeError
+from ..limits import check, check_truncation
 
 
 def _ints(text: str, what: str) -> list[int]:
     try:
-        return [int(x) for x in text.split(",") if x.strip()]
+        values = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise GanforgeError(f"{what} must be comma-separated integers, got '{text}'") from None
+        raise GanforgeError(f"{what} must be comma-separated integers, got '{text[:60]}'") from None
+    for value in values:  # seeds or labels: both start at 0
+        check("seed", value, what)
+    return values
 
 
 def _numbers(text: str, what: str) -> list[float]:
@@ -29,9 +33,10 @@ def _floats(text: str, what: str) -> list[float | None]:
             out.append(None)
             continue
         try:
-            out.append(float(x))
+            value = float(x)
         except ValueError:
             raise GanforgeError(f"{what} must be comma-separated numbers, got '{text}'") from None
+        out.append(check_truncation(value, f"{what} threshold"))
     return out
 
 

@@ -8,6 +8,7 @@ from PIL import Image
 from ganforge.data.images import fit_square
 from ganforge.data.progress import progress
 from ganforge.errors import DataError
+from ganforge.limits import check_allocation
 
 _CHANNEL_COUNTS = (1, 3, 4)
 
@@ -44,6 +45,8 @@ def resize_images(images: np.ndarray, size: int, where: str) -> np.ndarray:
     count, channels, height, width = images.shape
     if height == width == size:
         return images
+    check_allocation(count * channels * size * size, f"{count} images of {where} at {size}x{size}",
+                     "lower data.image_size, or stream a folder with data.in_memory=false")
     resized = np.empty((count, channels, size, size), dtype=np.uint8)
     # Resizing in memory runs at ~25k images/s, so only really large sets earn a bar.
     for index in progress(range(count), total=count, desc=f"resizing {where}", min_items=50_000):

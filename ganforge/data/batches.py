@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from ..errors import ConfigError, DataError
+from ..limits import seed64
 from .arrays import convert_channels
 from .images import read_image
 
@@ -23,7 +24,7 @@ def epoch_order(n: int, seed: int, epoch: int, rank: int, world_size: int,
                 batch_size: int) -> torch.Tensor:
     """Dataset indices of one epoch for one rank, as [batches, batch_size] (the remainder that
     does not fill a batch on every rank is dropped)."""
-    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    g = torch.Generator().manual_seed(seed64(seed * 1_000_003 + epoch))
     perm = torch.randperm(n, generator=g)
     batches = (n // world_size) // batch_size
     shard = perm[rank::world_size]

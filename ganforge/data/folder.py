@@ -15,6 +15,7 @@ from ganforge.data.dataset import ImageDataset
 from ganforge.data.images import IMAGE_EXTENSIONS, is_image_file, read_image
 from ganforge.data.progress import progress
 from ganforge.errors import DataError
+from ganforge.limits import check_allocation
 
 
 def load_image_folder(root: Path, image_size: int, channels: int, skip_bad: bool) -> ImageDataset:
@@ -61,6 +62,10 @@ def _walk_images(directory: Path) -> list[Path]:
 
 def _decode_all(files: list[Path], labels: list[int] | None, class_names: list[str] | None, name: str,
                 image_size: int, channels: int, skip_bad: bool) -> ImageDataset:
+    # Decoded images, then their stack: twice the pixels, at most 4 channels each.
+    check_allocation(2 * len(files) * (channels or 3) * image_size * image_size,
+                     f"{len(files)} images of {name} at {image_size}x{image_size}",
+                     "lower data.image_size, or stream the folder with data.in_memory=false")
     decoded: list[np.ndarray] = []
     kept: list[int] = []
     errors: list[DataError] = []

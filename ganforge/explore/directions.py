@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import re
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +33,7 @@ import numpy as np
 import torch
 import torch.autograd.forward_ad as fwAD
 
-from .. import run
+from .. import run, safe_files
 from ..errors import GanforgeError
 from ..images import to_uint8
 from ..io import atomic_write_bytes
@@ -129,7 +130,7 @@ def load_directions(path: str | Path) -> Directions:
             d = Directions(str(f["kind"]), str(f["attribute"]), f["vectors"].astype(np.float32),
                            [str(n) for n in f["names"]], f["scores"], f["slopes"],
                            {k: f[k] for k in f.files if k not in known})
-    except (OSError, KeyError, ValueError) as e:
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise GanforgeError(f"{path} is not a directions file: {e}") from None
     if d.vectors.ndim != 2 or len(d.names) != len(d.vectors):
         raise GanforgeError(f"{path} is not a directions file: malformed arrays")
@@ -139,7 +140,15 @@ def load_directions(path: str | Path) -> Directions:
 def run_directions(run_dir: str | Path) -> list[Directions]:
     """Every directions file saved in a run, sorted by name."""
     folder = run.directions_dir(run_dir)
-    return [load_directions(p) for p in sorted(folder.glob("*.npz"))] if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    paths = sorted(folder.glob("*.npz"))
+    for p in paths:  # regular files inside the run only (a FIFO would block np.load forever)
+        safe_files.regular_file_inside(p, run_dir, MAX_DIRECTIONS_FILE)
+    return [load_directions(p) for p in paths]
+
+
+MAX_DIRECTIONS_FILE = 256 << 20
 
 
 # ------------------------------------------------------------------------------ fitting

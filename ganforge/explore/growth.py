@@ -9,9 +9,10 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 
-from .. import run
+from .. import run, safe_files
 from ..errors import CheckpointError, GanforgeError
 from ..images import make_grid, save_png, to_pil
+from ..limits import memory_budget
 from ..models.pggan import PGGANGenerator
 
 
@@ -33,6 +34,7 @@ def growth_sheet(g, out_png: str | Path, seed: int = 0, n: int = 8) -> Path:
                       "the sheet shows the newest checkpoint only")
     try:
         for path in paths:
+            safe_files.regular_file_inside(path, run_dir, memory_budget())
             try:
                 G.load_state_dict(load_file(str(path)))
             except Exception as e:

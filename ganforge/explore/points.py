@@ -19,10 +19,11 @@ import torch
 from torch import nn
 
 from ..errors import GanforgeError
+from ..limits import SEED_MAX
 from ..nn.latent import Latent, lerp, slerp
 
 Tensor = torch.Tensor
-MAX_SEED = 2**31 - 1
+MAX_SEED = SEED_MAX
 
 
 class ClassBlend:

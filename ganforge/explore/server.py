@@ -14,11 +14,13 @@ import math
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import torch
 
-from ..errors import GanforgeError
+from ..errors import ConfigError, GanforgeError
+from ..limits import SHARED as LIMITS
 from ..images import png_bytes
 from .arithmetic import MAX_GROUP, arithmetic, group_mean, jittered
 from .curves import LivePlots
@@ -32,7 +34,8 @@ MAX_BODY = 16 * 1024          # bytes in one request body
 MAX_GRID = 64                 # samples in one grid request
 MAX_STEPS = 32                # interpolation steps
 MAX_DIRECTIONS = 16           # direction amounts in one request
-TRUNCATION = (0.05, 4.0)      # allowed truncation thresholds (null: none)
+TRUNCATION = (LIMITS["truncation"].lo, LIMITS["truncation"].hi)  # shared with the CLI (null: none)
+MAX_DEPTH = 32                # nesting of arrays and objects in a request body
 AMOUNT = 10.0                 # |amount| along a direction
 CODE_VALUE = 4.0              # |value| of a continuous code
 MAX_SCALE = 16                # upscaling of a downloaded picture
@@ -117,7 +120,12 @@ def _fields(body, allowed: set[str], what: str = "request") -> dict:
 
 
 def _seed(value, what: str = "seed") -> int:
-    return _int(value, what, 0, MAX_SEED)
+    if isinstance(value, float):  # JSON 1.0 is not a seed
+        raise BadRequest(f"{what} must be an integer in 0..{MAX_SEED}")
+    try:
+        return LIMITS["seed"].check(value, what)
+    except ConfigError as e:
+        raise BadRequest(str(e)) from None
 
 
 VIEW = {"truncation", "label", "codes", "directions"}
@@ -134,7 +142,10 @@ class View:
     @staticmethod
     def parse(run: ServedRun, body: dict) -> "View":
         t = body.get("truncation")
-        t = None if t is None else _float(t, "truncation", *TRUNCATION)
+        try:
+            t = None if t is None else LIMITS["truncation"].check(t, "truncation")
+        except ConfigError as e:
+            raise BadRequest(str(e)) from None
         label = _label(run, body.get("label"))
         codes = body.get("codes") or {}
         if not isinstance(codes, dict) or len(codes) > len(run.codes):
@@ -294,10 +305,13 @@ def create_app(runs: list[ServedRun], allowed_hosts: list[str] | None = None):
             if size > MAX_BODY:
                 raise BadRequest(f"request body too large (limit {MAX_BODY} bytes)", 413)
             body.append(chunk)
+        data = b"".join(body) or b"null"
+        if json_depth(data) > MAX_DEPTH:
+            raise BadRequest(f"the body nests arrays and objects deeper than {MAX_DEPTH} levels")
         try:
-            return json.loads(b"".join(body) or b"null", parse_constant=_reject_constant)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise BadRequest(f"the body is not valid JSON: {e}") from None
+            return json.loads(data, parse_constant=_reject_constant)
+        except (ValueError, UnicodeDecodeError, RecursionError) as e:
+            raise BadRequest(f"the body is not valid JSON: {str(e)[:200]}") from None
 
     def guarded(handler):
         async def endpoint(request: Request):
@@ -351,7 +365,7 @@ def create_app(runs: list[ServedRun], allowed_hosts: list[str] | None = None):
             return png_bytes(tile.resize((tile.width * k, tile.height * k), Image.NEAREST))
         data = await run_in_threadpool(work)
         return Response(data, media_type="image/png", headers={
-            "Content-Disposition": f'attachment; filename="{run.name}-seed{seed}.png"'})
+            "Content-Disposition": content_disposition(f"{run.name}-seed{seed}.png")})
 
     async def plot_list(request: Request):
         run = find(request.path_params["run"])
@@ -387,6 +401,37 @@ def create_app(runs: list[ServedRun], allowed_hosts: list[str] | None = None):
         middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts))
     return Starlette(routes=routes, middleware=middleware,
                      exception_handlers={404: http_error, 405: http_error})
+
+
+def json_depth(data: bytes) -> int:
+    """The deepest nesting of arrays and objects in a JSON text, counted without parsing it (the
+    parser recurses once per level, so a deep body would exhaust Python's stack first)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:      # backslash
+                escaped = True
+            elif byte == 0x22:      # closing quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
+
+
+def content_disposition(filename: str) -> str:
+    """An attachment header for any file name (RFC 6266): a plain-ASCII fallback in `filename`
+    (quotes, backslashes, controls and non-ASCII replaced) and the exact name, UTF-8 and
+    percent-encoded, in `filename*` (RFC 5987), which browsers prefer."""
+    fallback = "".join(c if 0x20 <= ord(c) < 0x7F and c not in '"\\' else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def _reject_constant(name: str):

@@ -19,6 +19,7 @@ import torch
 from .. import run
 from ..errors import ConfigError, GanforgeError
 from ..images import to_uint8
+from ..limits import check_truncation
 from ..metrics import fid_from_features, inception_score
 from .plotting import Panel, Series, write_figure
 from .standing import standing_stats_
@@ -42,9 +43,7 @@ def parse_thresholds(text: str) -> list[Threshold]:
             value = float(item)
         except ValueError:
             raise ConfigError(f"truncation values are positive numbers or 'none', got {item!r}") from None
-        if not value > 0:
-            raise ConfigError(f"truncation thresholds must be > 0 ('none' for no truncation), got {item}")
-        values.append(value)
+        values.append(check_truncation(value, "truncation threshold"))
     if not values:
         raise ConfigError("give at least one truncation value")
     return values

@@ -11,12 +11,14 @@ so it reads lower than a held-out baseline would). Both sets' features are cache
 
 For 2-D toy mixtures there are no features: the numbers are mode coverage (VEEGAN, PacGAN)."""
 
+import os
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ganforge import safe_files
 from ganforge.errors import DataError, GanforgeError
 from ganforge.images import to_uint8
 from ganforge.io import atomic_write_bytes, json_line
@@ -257,7 +259,7 @@ def format_table(result: dict) -> str:
 def append_jsonl(path: Path, record: dict) -> None:
     """Add one JSON line to `path` (the whole file is rewritten atomically)."""
     path = Path(path)
-    previous = path.read_text() if path.is_file() else ""
-    if previous and not previous.endswith("\n"):
-        previous += "\n"
-    atomic_write_bytes(path, (previous + json_line(record) + "\n").encode())
+    previous = safe_files.read_bytes(path, safe_files.MAX_LOG, path.parent) if os.path.lexists(path) else b""
+    if previous and not previous.endswith(b"\n"):
+        previous += b"\n"
+    atomic_write_bytes(path, previous + (json_line(record) + "\n").encode())

@@ -6,6 +6,7 @@ Families attach extra heads (auxiliary classifier, InfoGAN's Q) to `features` vi
 """
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 
 import torch
@@ -98,7 +99,7 @@ class Discriminator(nn.Module):
         if conditioning == "concat":
             # The label embedded to one extra input plane the size of the image (or one more
             # coordinate for point data), concatenated to D's input.
-            self.label_map = nn.Embedding(num_classes, int(torch.tensor(data_shape[1:]).prod()))
+            self.label_map = nn.Embedding(num_classes, math.prod(data_shape[1:]))
         self.heads = nn.ModuleDict()
         self.projection: nn.Embedding | None = None
 

@@ -2,6 +2,7 @@
 truncation trick, lerp and slerp."""
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -51,17 +52,43 @@ def truncated_normal(
     are redrawn each round. Smaller thresholds trade variety for fidelity.
 
     ``threshold`` None or <= 0 means no truncation: a plain N(0, 1) sample.
+
+    The redraw loop is bounded: entries still out of range after MAX_REDRAW_ROUNDS rounds (which
+    for thresholds >= 0.05, the smallest the CLI and explorer accept, has odds below 1e-17 per
+    entry) are drawn by inverting the normal CDF on [-threshold, threshold] instead, which is exact
+    too; thresholds below 0.05 (only reachable from Python) use that inversion for every redraw.
     """
     sample = torch.randn(shape, generator=generator, device=device, dtype=dtype)
     if threshold is None or threshold <= 0:
         return sample
+    if not math.isfinite(threshold):
+        raise ValueError(f"truncation threshold must be finite, got {threshold}")
     flat = sample.view(-1)
     offending = torch.nonzero(flat.abs() > threshold).squeeze(1)
-    while offending.numel():
+    if threshold < 0.05:  # redrawing would take hundreds of rounds: invert the CDF at once
+        flat[offending] = _inverse_cdf_draw(offending.numel(), threshold, generator, flat)
+        return sample
+    for _ in range(MAX_REDRAW_ROUNDS):
+        if not offending.numel():
+            return sample
         redraw = torch.randn(offending.numel(), generator=generator, device=flat.device, dtype=flat.dtype)
         flat[offending] = redraw
         offending = offending[redraw.abs() > threshold]
+    if offending.numel():
+        flat[offending] = _inverse_cdf_draw(offending.numel(), threshold, generator, flat)
     return sample
+
+
+MAX_REDRAW_ROUNDS = 1000
+
+
+def _inverse_cdf_draw(n: int, threshold: float, generator, like: torch.Tensor) -> torch.Tensor:
+    """n draws of N(0, 1) truncated to [-threshold, threshold]: uniform on [Phi(-t), Phi(t)],
+    mapped back through Phi^-1 (in float64, clamped against rounding at the ends)."""
+    lo = 0.5 * math.erfc(threshold / math.sqrt(2))
+    u = torch.rand(n, generator=generator, device=like.device, dtype=torch.float64)
+    z = torch.special.ndtri(lo + u * (1 - 2 * lo))
+    return z.clamp(-threshold, threshold).to(like.dtype)
 
 
 def _as_weight(t: float | torch.Tensor, like: torch.Tensor) -> float | torch.Tensor:

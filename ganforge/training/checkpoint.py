@@ -30,7 +30,9 @@ from safetensors.torch import load_file, save_file
 
 from ..errors import CheckpointError, GanforgeError
 from ..run import checkpoints_dir
+from .. import safe_files
 from ..io import atomic_write_json, fsync_dir, load_error_reason, sha256_file
+from ..limits import memory_budget
 
 _NAME = re.compile(r"^step-(\d{8})$")
 # A completed checkpoint moved aside while the same step is re-saved (see save_checkpoint).
@@ -157,7 +159,19 @@ def _remove(path: Path) -> None:
         os.replace(path, doomed)
     except OSError:
         return
-    shutil.rmtree(doomed, ignore_errors=True)
+    _delete(doomed)
+
+
+def _delete(path: Path) -> None:
+    """Remove a folder, or a symlink standing where one was expected: the link goes, never
+    what it points to (rmtree refuses links, which left them behind forever)."""
+    if path.is_symlink() or not path.is_dir():
+        try:
+            path.unlink()
+        except OSError:
+            pass
+        return
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _prune(root: Path, keep: int) -> None:
@@ -168,21 +182,23 @@ def _prune(root: Path, keep: int) -> None:
     # checkpoints, and this one's own temporary folder has just been renamed into place.
     for stale in root.iterdir():
         if stale.name.startswith((".tmp-step-", ".del-")):
-            shutil.rmtree(stale, ignore_errors=True)
+            _delete(stale)
         elif _SET_ASIDE.match(stale.name) and stale not in dirs:
-            shutil.rmtree(stale, ignore_errors=True)
+            _delete(stale)
 
 
-def verify(path: Path) -> dict:
-    """Return the checkpoint's meta after checking both files against their recorded hashes."""
+def verify(path: Path, run_dir: Path | None = None) -> dict:
+    """Return the checkpoint's meta after checking both files against their recorded hashes.
+
+    Every file is read as an untrusted one (see ganforge.safe_files): regular, inside the run
+    directory (default: the folder above checkpoints/), and no larger than the memory budget."""
+    root = Path(run_dir) if run_dir is not None else Path(path).parent.parent
     try:
-        meta = json.loads((path / META).read_text())
+        meta = safe_files.read_json(path / META, root)
+        check_meta(meta, path / META)
         hashes = meta["sha256"]
-        missing = {WEIGHTS, STATE} - set(hashes)
-        if missing:
-            raise CheckpointError(f"{path / META} records no hash for {', '.join(sorted(missing))}")
         for name in (WEIGHTS, STATE):
-            if sha256_file(path / name) != hashes[name]:
+            if safe_files.sha256(path / name, memory_budget(), root) != hashes[name]:
                 raise CheckpointError(f"{path / name} does not match its recorded hash")
         if _step_of(path) is not None and meta["step"] != _step_of(path):
             raise CheckpointError(f"{path / META} says step {meta['step']}, the folder name another")
@@ -191,32 +207,84 @@ def verify(path: Path) -> dict:
     return meta
 
 
-def load_checkpoint(path: Path, with_state: bool = True) -> tuple[dict, dict, dict]:
-    """(tensors by module prefix, state dict, meta) of one verified checkpoint folder."""
+def check_meta(meta: dict, where: Path) -> None:
+    """meta.json's fields have the types and ranges this ganforge writes (a hand-edited or crafted
+    one must not reach the model builder as a string shape or a billion-pixel image)."""
+    def bad(field: str, expected: str):
+        raise CheckpointError(f"{where}: '{field}' must be {expected}, got {_shown(meta.get(field))}")
+
+    def count(value, hi: int) -> bool:
+        return type(value) is int and 0 <= value <= hi
+
+    if not count(meta.get("step"), 10**12):
+        bad("step", "a non-negative integer")
+    hashes = meta.get("sha256")
+    if not isinstance(hashes, dict):
+        bad("sha256", f"an object with the hashes of {WEIGHTS} and {STATE}")
+    missing = [n for n in (WEIGHTS, STATE) if not isinstance(hashes.get(n), str)]
+    if missing:
+        raise CheckpointError(f"{where} records no hash for {', '.join(missing)}")
+    if "data_shape" in meta:
+        shape = meta["data_shape"]
+        if not (isinstance(shape, list) and 1 <= len(shape) <= 3
+                and all(count(d, 1 << 20) and d >= 1 for d in shape)):
+            bad("data_shape", "a list of 1 to 3 positive integers")
+    if "num_classes" in meta and not count(meta["num_classes"], 1_000_000):
+        bad("num_classes", "an integer in [0, 1000000]")
+    if "images_seen" in meta and not count(meta["images_seen"], 10**18):
+        bad("images_seen", "a non-negative integer")
+
+
+def _shown(value) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def load_checkpoint(path: Path, with_state: bool = True, before_load=None) -> tuple[dict, dict, dict]:
+    """(tensors by module prefix, state dict, meta) of one verified checkpoint folder.
+    `before_load(path, meta)` runs after the hash check and before any tensor is read (e.g. to
+    check shapes from the weights file's header)."""
     meta = verify(path)
+    if before_load is not None:
+        before_load(path, meta)
+    return (*_load_files(path, with_state), meta)
+
+
+def _load_files(path: Path, with_state: bool) -> tuple[dict, dict]:
+    root = Path(path).parent.parent
     try:
-        tensors = split_modules(load_file(str(path / WEIGHTS)))
+        weights = safe_files.regular_file_inside(path / WEIGHTS, root, memory_budget())
+        tensors = split_modules(load_file(str(weights)))
     except Exception as e:  # any decoding failure is a bad file
         raise CheckpointError(f"{path / WEIGHTS} cannot be loaded: {load_error_reason(e)}") from None
     if "G" not in tensors:
         raise CheckpointError(f"{path / WEIGHTS} holds no generator weights (no 'G.' tensors)")
     try:
-        state = torch.load(path / STATE, map_location="cpu", weights_only=True) if with_state else {}
+        state = torch.load(safe_files.regular_file_inside(path / STATE, root, memory_budget()),
+                           map_location="cpu", weights_only=True) if with_state else {}
     except Exception as e:  # weights_only: plain tensors and containers, never code to run
         raise CheckpointError(f"{path / STATE} cannot be loaded safely: {load_error_reason(e)}") from None
     if not isinstance(state, dict):
         raise CheckpointError(f"{path / STATE} holds a {type(state).__name__}, not a checkpoint state")
-    return tensors, state, meta
+    return tensors, state
 
 
-def load_latest(run_dir: Path, with_state: bool = True) -> tuple[dict, dict, dict, Path]:
-    """The newest checkpoint that verifies; older ones are tried with a warning."""
+def load_latest(run_dir: Path, with_state: bool = True, before_load=None) -> tuple[dict, dict, dict, Path]:
+    """The newest checkpoint that verifies; older ones are tried with a warning. Errors of
+    `before_load` (see load_checkpoint) concern the run, not one checkpoint: they propagate."""
     dirs = checkpoint_dirs(run_dir)
     if not dirs:
         raise CheckpointError(f"no checkpoint in {checkpoints_dir(run_dir)}")
     for path in reversed(dirs):
         try:
-            tensors, state, meta = load_checkpoint(path, with_state)
+            meta = verify(path)
+        except CheckpointError as e:
+            warnings.warn(f"skipping checkpoint: {e}; trying the previous one")
+            continue
+        if before_load is not None:
+            before_load(path, meta)
+        try:
+            tensors, state = _load_files(path, with_state)
             return tensors, state, meta, path
         except CheckpointError as e:
             warnings.warn(f"skipping checkpoint: {e}; trying the previous one")

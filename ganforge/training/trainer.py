@@ -22,13 +22,14 @@ from ..errors import CheckpointError, ConfigError, GanforgeError
 from ..families import Family
 from ..images import grid_image, save_png
 from ..io import atomic_write_text
+from ..limits import seed64
 from ..models.base import inference
 from ..nn.augment import DiffAugment
 from ..nn.ema import ExponentialMovingAverage, ema_decay_from_half_life
 from ..objectives.regularizers import LazyRegularizer
 from ..provenance import provenance
 from . import checkpoint as ckpt
-from .build import build_components
+from .build import build_components, check_memory, planned_components
 from .control import TrainingControl
 from .discriminator_input import adapt_augmentation, attach_noise
 from .evaluation import PeriodicEvaluation
@@ -64,7 +65,8 @@ class Trainer:
         self._grads_for: Phase | None = None  # None: every trainable parameter, as built
         self.batches = self._batches()
         # One noise stream per rank, seeded, saved in checkpoints: resume continues it exactly.
-        self.noise = torch.Generator(self.rt.device).manual_seed(cfg.train.seed * 7919 + 1 + self.rt.rank)
+        self.noise = torch.Generator(self.rt.device).manual_seed(
+            seed64(cfg.train.seed * 7919 + 1 + self.rt.rank))
         attach_noise(self.augment, self.noise)  # augmentations draw from it too
         self.fixed = self._grid_latent()
         self.step, self.images_seen = 0, 0
@@ -94,12 +96,15 @@ class Trainer:
         """The family, G and D built from the config (seeded), placed on the device, and D's
         input augmentation (DiffAugment / ADA; its p is a buffer of D) or None."""
         t, rt = self.cfg.train, self.rt
+        # Sizes against the memory budget first, on the meta device: nothing allocated yet.
+        check_memory(planned_components(self.cfg, self.data_shape, self.num_classes), self.cfg,
+                     self.data_shape, training=True)
         parts = build_components(self.cfg, self.data_shape, self.num_classes, t.seed)
         G, D = parts.G, parts.D
         if t.sync_bn and rt.distributed:
             G, D = sync_batchnorms(G), sync_batchnorms(D)
         if rt.rank > 0:  # initialisation is shared; dropout and other global draws are per rank
-            torch.manual_seed(t.seed * 7919 + rt.rank)
+            torch.manual_seed(seed64(t.seed * 7919 + rt.rank))
         # channels_last: the layout oneDNN (CPU) and tensor-core kernels (GPU) convolve fastest.
         self.channels_last = fastest_layout(t.channels_last, t.precision) and len(self.data_shape) == 3
         for module in (G, D):
@@ -132,7 +137,7 @@ class Trainer:
         if self._conditional_grid() and grid_n >= self.num_classes:
             grid_n -= grid_n % self.num_classes  # full rows only: one class per row
         return self.family.sample_latent(grid_n, self.G.noise_dim, device,
-                                         torch.Generator(device).manual_seed(t.seed + 12345),
+                                         torch.Generator(device).manual_seed(seed64(t.seed + 12345)),
                                          labels=self._grid_labels(grid_n))
 
     def _write_run_files(self) -> None:
@@ -463,7 +468,7 @@ class Trainer:
                           "uninterrupted run would have")
         if rt.rank >= len(ranks):  # a rank the checkpoint never had: rank 0's family state,
             self.family.load_state_dict(ranks[0]["family"])  # fresh seeded noise
-            self.noise.manual_seed(self.cfg.train.seed * 7919 + 1 + rt.rank + 104729 * self.step)
+            self.noise.manual_seed(seed64(self.cfg.train.seed * 7919 + 1 + rt.rank + 104729 * self.step))
             return
         own = ranks[rt.rank]
         self.family.load_state_dict(own["family"])

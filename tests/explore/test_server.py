@@ -214,7 +214,7 @@ def test_training_curves_are_served(server):
 BAD_REQUESTS = [
     ("/api/runs/0/grid", {"count": 1000}, 400, "count"),
     ("/api/runs/0/grid", {"seeds": [-1]}, 400, "seed"),
-    ("/api/runs/0/grid", {"seeds": [2**40]}, 400, "seed"),
+    ("/api/runs/0/grid", {"seeds": [2**63]}, 400, "seed"),
     ("/api/runs/0/grid", {"seeds": list(range(65))}, 400, "seeds"),
     ("/api/runs/0/grid", {"truncation": 100}, 400, "truncation"),
     ("/api/runs/0/grid", '{"truncation": NaN}', 400, "NaN"),

@@ -4,6 +4,7 @@ checkpoint with a lower learning rate. A non-finite checkpoint is never written.
 
 Divergence is injected deterministically by a test-only family registered for these tests.
 """
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ class PoisonedGAN(GAN):
     at: int = -1
     times: int = 1
     where: str = "loss"
-    value: float = math.nan
+    value: str = "nan"  # a string: config refuses non-finite numbers, and this one is poison on purpose
 
     def __post_init__(self):
         super().__post_init__()
@@ -42,14 +43,14 @@ class PoisonedGAN(GAN):
     def d_loss(self, D, reals, real_labels, fakes, latent, noise):
         loss, stats = super().d_loss(D, reals, real_labels, fakes, latent, noise)
         if self.armed and self.where == "loss":
-            loss = loss * self.value
+            loss = loss * float(self.value)
             stats = {**stats, "d_loss": loss.detach()}
         return loss, stats
 
     def after_d_step(self, D) -> None:
         if self.armed and self.where == "weights":
             with torch.no_grad():
-                next(D.parameters()).view(-1)[0] = self.value
+                next(D.parameters()).view(-1)[0] = float(self.value)
 
 
 @pytest.fixture(autouse=True)
@@ -58,7 +59,8 @@ def poisoned_family(monkeypatch):
 
 
 def _family(**params):
-    return ["family.name=poisoned"] + [f"family.{k}={v}" for k, v in params.items()]
+    return ["family.name=poisoned"] + [f"family.{k}={json.dumps(v) if isinstance(v, str) else v}"
+                                       for k, v in params.items()]
 
 
 def _opt_lrs(run):
