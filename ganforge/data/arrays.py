@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from PIL import Image
 
@@ -56,6 +58,19 @@ def resize_images(images: np.ndarray, size: int, where: str) -> np.ndarray:
         fitted = np.asarray(fit_square(pil, size))
         resized[index] = fitted[None] if channels == 1 else fitted.transpose(2, 0, 1)
     return resized
+
+
+def stack_decoded(decoded: list[np.ndarray], errors: list[DataError], count: int, name: str,
+                  channels: int) -> np.ndarray:
+    """The images a loader decoded, as one [N, C, H, W] uint8 array with `channels` (0: the
+    images decide). None decoded is one DataError; skipped ones are one warning naming the first."""
+    if not decoded:
+        raise DataError(f"all {count} images in {name} are unreadable; first: {errors[0]}")
+    if errors:
+        warnings.warn(f"skipped {len(errors)} unreadable image(s) in {name}; first: {errors[0]}",
+                      stacklevel=4)  # at the caller of the loader that called this
+    target = channels or infer_channels({image.shape[0] for image in decoded})
+    return np.stack([convert_channels(image[None], target)[0] for image in decoded])
 
 
 def infer_channels(counts: set[int]) -> int:

@@ -9,13 +9,12 @@ process, because handles opened before a DataLoader forks its workers must not b
 from __future__ import annotations
 
 import os
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 
-from ganforge.data.arrays import convert_channels, infer_channels
+from ganforge.data.arrays import convert_channels, infer_channels, stack_decoded
 from ganforge.data.batches import ImageStream
 from ganforge.data.dataset import ImageDataset
 from ganforge.data.images import decode_image
@@ -137,13 +136,7 @@ def load_encoded(source: EncodedImages, image_size: int, channels: int, skip_bad
                     continue
                 decoded.append(result)
                 kept.append(index)
-    if not decoded:
-        raise DataError(f"all {count} images in {source.name} are unreadable; first: {errors[0]}")
-    if errors:
-        warnings.warn(f"skipped {len(errors)} unreadable image(s) in {source.name}; first: {errors[0]}",
-                      stacklevel=3)
-    target = channels or infer_channels({image.shape[0] for image in decoded})
-    images = np.stack([convert_channels(image[None], target)[0] for image in decoded])
+    images = stack_decoded(decoded, errors, count, source.name, channels)
     labels = None if source.labels is None else torch.from_numpy(source.labels[kept].astype(np.int64))
     return ImageDataset(images=torch.from_numpy(images), labels=labels, num_classes=source.num_classes,
                         name=source.name, class_names=source.class_names, skipped=len(errors))

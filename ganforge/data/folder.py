@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ganforge.data.arrays import convert_channels, infer_channels
+from ganforge.data.arrays import stack_decoded
 from ganforge.data.dataset import ImageDataset
 from ganforge.data.images import IMAGE_EXTENSIONS, is_image_file, read_image
 from ganforge.data.progress import progress
@@ -82,12 +81,7 @@ def _decode_all(files: list[Path], labels: list[int] | None, class_names: list[s
                 continue
             decoded.append(result)
             kept.append(index)
-    if not decoded:
-        raise DataError(f"all {len(files)} images in {name} are unreadable; first: {errors[0]}")
-    if errors:
-        warnings.warn(f"skipped {len(errors)} unreadable image(s) in {name}; first: {errors[0]}", stacklevel=3)
-    target = channels or infer_channels({image.shape[0] for image in decoded})
-    images = np.stack([convert_channels(image[None], target)[0] for image in decoded])
+    images = stack_decoded(decoded, errors, len(files), name, channels)
     kept_labels = None if labels is None else torch.tensor([labels[index] for index in kept], dtype=torch.int64)
     return ImageDataset(
         images=torch.from_numpy(images),
