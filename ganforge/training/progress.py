@@ -14,13 +14,10 @@ from typing import TextIO
 
 from tqdm import tqdm
 
+from ..data.progress import tqdm_environment
+
 # Record keys that are bookkeeping, not statistics to print.
 _NOT_SHOWN = {"step", "images_seen", "img_per_s", "time", "event"}
-
-
-def tqdm_environment() -> dict:
-    """The keyword defaults tqdm took from TQDM_* variables when it was imported."""
-    return dict(getattr(tqdm.__dict__.get("__init__"), "keywords", None) or {})
 
 
 class Progress:
