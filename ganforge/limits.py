@@ -110,6 +110,7 @@ CONFIG = {
 COMPONENT = {
     "z_dim": _int(1, 1 << 20), "width": _int(1, 1 << 20), "hidden": _int(1, 1 << 20),
     "shared_dim": _int(1, 1 << 20), "depth": _int(1, 1000), "multipliers": _int(1, 1024),
+    "bottleneck": _int(1, 1 << 20, "channel reduction inside a bottleneck block"),
     "channel_base": _int(1, 1 << 24), "channel_max": _int(1, 1 << 20),
     "attention_resolution": _int(0, 1 << 20), "final_resolution": _int(1, 1 << 20),
     "mbstd_group": _int(0, 65_536), "slope": _float(0, 1),

@@ -98,6 +98,18 @@ def _check_attention(resolution: int, available: list[int], what: str) -> None:
                           f"model; choose one of {', '.join(map(str, available))} or 0 for none")
 
 
+def place_attention(resolution: int, resolutions: list[int], channels: list[int],
+                    what: str) -> tuple[int, SelfAttention | None]:
+    """Self-attention after the first block whose output has `resolution` (0: none): that block's
+    index (-1 for none) and the layer, built for the block's `channels`."""
+    # Entries of 0 mark blocks that attention may not follow (inside a BigGAN-deep resolution).
+    _check_attention(resolution, list(dict.fromkeys(r for r in resolutions if r)), what)
+    if not resolution:
+        return -1, None
+    after = resolutions.index(resolution)
+    return after, _attention(channels[after], what)
+
+
 # ---------------------------------------------------------------- generator
 
 def _norm(channels: int, cond_dim: int, spectral_norm: bool) -> nn.Module:
@@ -130,7 +142,33 @@ class GBlock(nn.Module):
         return h + F.interpolate(self.shortcut(x), scale_factor=2, mode="nearest")
 
 
-class BigGANGenerator(Generator):
+class ResidualGenerator(Generator):
+    """The frame BigGAN and BigGAN-deep share: a linear layer to a 4x4 map, residual up-blocks
+    that each take a condition vector for their BatchNorms, self-attention after block
+    `attention_after` (-1: none), BN-ReLU-conv3x3-tanh out. Subclasses build `linear`, `blocks`
+    and `attention`, add the output with `add_output`, and say what the linear layer and each
+    block see (`inputs`)."""
+
+    def add_output(self, channels: int, image_channels: int) -> None:
+        self.out_bn = nn.BatchNorm2d(channels)
+        self.to_image = nn.Conv2d(channels, image_channels, 3, padding=1)
+
+    def inputs(self, z: torch.Tensor, labels: torch.Tensor | None
+               ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+        """The linear layer's input and each block's condition vector."""
+        raise NotImplementedError
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        first, conditions = self.inputs(z, labels)
+        h = self.linear(first).view(z.shape[0], -1, 4, 4)
+        for i, (block, cond) in enumerate(zip(self.blocks, conditions)):
+            h = block(h, cond)
+            if i == self.attention_after:
+                h = self.attention(h)
+        return torch.tanh(self.to_image(F.relu(self.out_bn(h))))
+
+
+class BigGANGenerator(ResidualGenerator):
     def __init__(self, data_shape: tuple[int, ...], num_classes: int = 0, z_dim: int = 120,
                  width: int = 96, multipliers: tuple[int, ...] = (), shared_dim: int = 128,
                  hierarchical: bool = True, shared_embedding: bool = True,
@@ -160,12 +198,9 @@ class BigGANGenerator(Generator):
         self.blocks = nn.ModuleList(
             GBlock(stages[i], stages[i + 1], cond_dim, spectral_norm) for i in range(n_blocks))
         resolutions = [8 * 2 ** i for i in range(n_blocks)]  # each block's output size
-        _check_attention(attention_resolution, resolutions, "generator")
-        self.attention_after = resolutions.index(attention_resolution) if attention_resolution else -1
-        self.attention = (_attention(stages[self.attention_after + 1], "generator")
-                          if attention_resolution else None)
-        self.out_bn = nn.BatchNorm2d(stages[-1])
-        self.to_image = nn.Conv2d(stages[-1], channels, 3, padding=1)
+        self.attention_after, self.attention = place_attention(
+            attention_resolution, resolutions, stages[1:], "generator")
+        self.add_output(stages[-1], channels)
         if spectral_norm:
             for part in (self.linear, self.blocks, self.attention, self.to_image):
                 if part is not None:
@@ -200,14 +235,9 @@ class BigGANGenerator(Generator):
             conditions.append(torch.cat(parts, dim=1) if parts else None)
         return conditions
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        first = z[:, :self.chunk_sizes[0]]
-        h = self.linear(first).view(z.shape[0], -1, 4, 4)
-        for i, (block, cond) in enumerate(zip(self.blocks, self.block_conditions(z, labels))):
-            h = block(h, cond)
-            if i == self.attention_after:
-                h = self.attention(h)
-        return torch.tanh(self.to_image(F.relu(self.out_bn(h))))
+    def inputs(self, z: torch.Tensor, labels: torch.Tensor | None
+               ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+        return z[:, :self.chunk_sizes[0]], self.block_conditions(z, labels)
 
 
 # ---------------------------------------------------------------- discriminator
@@ -236,7 +266,24 @@ class DBlock(nn.Module):
         return h + skip
 
 
-class BigGANDiscriminator(Discriminator):
+class ResidualDiscriminator(Discriminator):
+    """The frame BigGAN and BigGAN-deep share: residual blocks, self-attention after block
+    `attention_after` (-1: none), ReLU and global sum pooling. Subclasses build `blocks` and
+    `attention`, and may map the image first (`stem`)."""
+
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.stem(x)
+        for i, block in enumerate(self.blocks):
+            h = block(h)
+            if i == self.attention_after:
+                h = self.attention(h)
+        return F.relu(h).sum(dim=(2, 3))  # global sum pooling
+
+
+class BigGANDiscriminator(ResidualDiscriminator):
     def __init__(self, data_shape: tuple[int, ...], num_classes: int = 0, width: int = 96,
                  multipliers: tuple[int, ...] = (), final_resolution: int = 4,
                  attention_resolution: int = 64, spectral_norm: bool = True,
@@ -252,19 +299,9 @@ class BigGANDiscriminator(Discriminator):
         self.blocks = nn.ModuleList(
             DBlock(ins[i], stages[i], downsample=i < downs, preactivation=i > 0) for i in range(len(stages)))
         resolutions = [max(size >> (i + 1), final_resolution) for i in range(len(stages))]
-        _check_attention(attention_resolution, resolutions, "discriminator")
-        self.attention_after = resolutions.index(attention_resolution) if attention_resolution else -1
-        self.attention = (_attention(stages[self.attention_after], "discriminator")
-                          if attention_resolution else None)
+        self.attention_after, self.attention = place_attention(
+            attention_resolution, resolutions, stages, "discriminator")
         self.finish(stages[-1])  # linear output and, for "projection", the class embedding
         if spectral_norm:
             spectral_norm_all(self)
         orthogonal_init_(self)
-
-    def body(self, x: torch.Tensor) -> torch.Tensor:
-        h = x
-        for i, block in enumerate(self.blocks):
-            h = block(h)
-            if i == self.attention_after:
-                h = self.attention(h)
-        return F.relu(h).sum(dim=(2, 3))  # global sum pooling
