@@ -85,6 +85,15 @@ def discriminator_multipliers(size: int, final_resolution: int, given=()) -> tup
     return _checked(values, "discriminator")
 
 
+def discriminator_stages(width: int, size: int, final_resolution: int, given=()) -> tuple[list[int], int]:
+    """(D's channels per block, how many of them pool), after checking final_resolution."""
+    if final_resolution < 1 or final_resolution > size or not math.log2(final_resolution).is_integer():
+        raise ConfigError(f"discriminator.final_resolution must be a power of two <= {size}, "
+                          f"got {final_resolution}")
+    stages = [width * m for m in discriminator_multipliers(size, final_resolution, given)]
+    return stages, int(math.log2(size // final_resolution))
+
+
 def _attention(channels: int, what: str) -> SelfAttention:
     if channels % 8:
         raise ConfigError(f"{what}: self-attention needs a width divisible by 8 at its resolution, "
@@ -290,11 +299,7 @@ class BigGANDiscriminator(ResidualDiscriminator):
                  conditioning: str = "projection"):
         super().__init__(data_shape, num_classes, conditioning)
         channels, size = _image_shape(data_shape)
-        if final_resolution < 1 or final_resolution > size or not math.log2(final_resolution).is_integer():
-            raise ConfigError(f"discriminator.final_resolution must be a power of two <= {size}, "
-                              f"got {final_resolution}")
-        stages = [width * m for m in discriminator_multipliers(size, final_resolution, multipliers)]
-        downs = int(math.log2(size // final_resolution))
+        stages, downs = discriminator_stages(width, size, final_resolution, multipliers)
         ins = [self.input_channels(channels)] + stages[:-1]
         self.blocks = nn.ModuleList(
             DBlock(ins[i], stages[i], downsample=i < downs, preactivation=i > 0) for i in range(len(stages)))

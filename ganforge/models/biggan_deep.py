@@ -21,8 +21,6 @@ orthogonal initialisation. The family (hinge loss, orthogonal regularization) is
 """
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -31,7 +29,7 @@ from ..errors import ConfigError
 from ..nn import ConditionalBatchNorm2d, orthogonal_init_, spectral_norm_all
 from .base import check_choice
 from .biggan import (BIGGAN_G_CONDITIONING, ResidualDiscriminator, ResidualGenerator, _image_shape,
-                     discriminator_multipliers, generator_multipliers, place_attention)
+                     discriminator_stages, generator_multipliers, place_attention)
 
 
 def _upsample(x: torch.Tensor) -> torch.Tensor:
@@ -170,12 +168,8 @@ class BigGANDeepDiscriminator(ResidualDiscriminator):
                  conditioning: str = "projection"):
         super().__init__(data_shape, num_classes, conditioning)
         channels, size = _image_shape(data_shape)
-        if final_resolution < 1 or final_resolution > size or not math.log2(final_resolution).is_integer():
-            raise ConfigError(f"discriminator.final_resolution must be a power of two <= {size}, "
-                              f"got {final_resolution}")
         # The first multiplier is the input conv's width; each further one is a resolution's.
-        stages = [width * m for m in discriminator_multipliers(size, final_resolution, multipliers)]
-        downs = int(math.log2(size // final_resolution))
+        stages, downs = discriminator_stages(width, size, final_resolution, multipliers)
         if len(stages) < downs + 1:
             raise ConfigError(f"discriminator.multipliers needs at least {downs + 1} entries (the input "
                               f"conv, then {downs} resolutions) to pool {size}x{size} down to "
