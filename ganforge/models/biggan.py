@@ -158,6 +158,19 @@ class ResidualGenerator(Generator):
     and `attention`, add the output with `add_output`, and say what the linear layer and each
     block see (`inputs`)."""
 
+    def __init__(self, z_dim: int, num_classes: int, conditioning: str):
+        check_choice(conditioning, BIGGAN_G_CONDITIONING, "generator.conditioning")
+        super().__init__(z_dim, num_classes, "none")  # class input goes to the BatchNorms instead
+        if conditioning != "none" and num_classes < 2:
+            raise ConfigError("a conditional generator needs labelled data (num_classes >= 2); "
+                              "set generator.conditioning=none for unlabelled data")
+        self.conditioning = conditioning
+
+    def stages(self, data_shape: tuple[int, ...], width: int, multipliers) -> tuple[int, int, list[int]]:
+        """(image channels, image size, channels after the linear layer and after each block)."""
+        channels, size = _image_shape(data_shape)
+        return channels, size, [width * m for m in generator_multipliers(size, multipliers)]
+
     def add_output(self, channels: int, image_channels: int) -> None:
         self.out_bn = nn.BatchNorm2d(channels)
         self.to_image = nn.Conv2d(channels, image_channels, 3, padding=1)
@@ -183,14 +196,8 @@ class BigGANGenerator(ResidualGenerator):
                  hierarchical: bool = True, shared_embedding: bool = True,
                  attention_resolution: int = 64, spectral_norm: bool = True,
                  conditioning: str = "batchnorm"):
-        check_choice(conditioning, BIGGAN_G_CONDITIONING, "generator.conditioning")
-        super().__init__(z_dim, num_classes, "none")  # class input goes to the BatchNorms instead
-        if conditioning != "none" and num_classes < 2:
-            raise ConfigError("a conditional generator needs labelled data (num_classes >= 2); "
-                              "set generator.conditioning=none for unlabelled data")
-        self.conditioning = conditioning
-        channels, size = _image_shape(data_shape)
-        stages = [width * m for m in generator_multipliers(size, multipliers)]
+        super().__init__(z_dim, num_classes, conditioning)
+        channels, size, stages = self.stages(data_shape, width, multipliers)
         n_blocks = len(stages) - 1
         self.hierarchical, self.shared_embedding = hierarchical, shared_embedding
         if hierarchical and z_dim < n_blocks + 1:

@@ -27,9 +27,8 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..nn import ConditionalBatchNorm2d, orthogonal_init_, spectral_norm_all
-from .base import check_choice
-from .biggan import (BIGGAN_G_CONDITIONING, ResidualDiscriminator, ResidualGenerator, _image_shape,
-                     discriminator_stages, generator_multipliers, place_attention)
+from .biggan import (ResidualDiscriminator, ResidualGenerator, _image_shape, discriminator_stages,
+                     place_attention)
 
 
 def _upsample(x: torch.Tensor) -> torch.Tensor:
@@ -80,14 +79,8 @@ class BigGANDeepGenerator(ResidualGenerator):
                  width: int = 128, multipliers: tuple[int, ...] = (), shared_dim: int = 128,
                  depth: int = 2, bottleneck: int = 4, attention_resolution: int = 64,
                  spectral_norm: bool = True, conditioning: str = "batchnorm"):
-        check_choice(conditioning, BIGGAN_G_CONDITIONING, "generator.conditioning")
-        super().__init__(z_dim, num_classes, "none")  # class input goes to the BatchNorms instead
-        if conditioning != "none" and num_classes < 2:
-            raise ConfigError("a conditional generator needs labelled data (num_classes >= 2); "
-                              "set generator.conditioning=none for unlabelled data")
-        self.conditioning = conditioning
-        channels, size = _image_shape(data_shape)
-        stages = [width * m for m in generator_multipliers(size, multipliers)]
+        super().__init__(z_dim, num_classes, conditioning)
+        channels, size, stages = self.stages(data_shape, width, multipliers)
         conditional = conditioning != "none"
         cond_dim = z_dim + (shared_dim if conditional else 0)
 
