@@ -10,6 +10,7 @@ from ganforge.families.base import Latent
 from ganforge.families.wgan import WGAN, WGANGP
 from ganforge.training import checkpoint as ckpt
 from tests.families.conftest import build, read_log, train
+from tests.objectives.critics import LinearCritic
 
 
 def test_critic_steps_follow_the_reference_warm_up():
@@ -60,17 +61,6 @@ def test_clip_applies_to_every_critic_parameter():
     assert values.min().item() == pytest.approx(-0.003, abs=1e-9)
     with pytest.raises(ConfigError):
         WGAN(clip=-1.0)
-
-
-class LinearCritic(nn.Module):
-    """D(x) = w . x: its input gradient is w everywhere, so the penalty is (||w|| - 1)^2 exactly."""
-
-    def __init__(self, w: torch.Tensor):
-        super().__init__()
-        self.w = nn.Parameter(w.clone())
-
-    def forward(self, x, labels=None):
-        return x.flatten(1) @ self.w
 
 
 def test_gradient_penalty_of_a_linear_critic_is_exact():

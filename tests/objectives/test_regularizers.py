@@ -4,17 +4,7 @@ from torch import nn
 
 from ganforge.objectives.regularizers import (LazyRegularizer, clip_weights_, drift_penalty,
                                                gradient_penalty, r1_penalty)
-
-
-class LinearCritic(nn.Module):
-    """D(x) = w . x: its input gradient is w for every sample."""
-
-    def __init__(self, w: torch.Tensor):
-        super().__init__()
-        self.w = nn.Parameter(w.clone())
-
-    def forward(self, x, labels=None):
-        return x.flatten(1) @ self.w
+from tests.objectives.critics import LinearCritic
 
 
 def _critic_and_reals(seed=0):
