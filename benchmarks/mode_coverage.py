@@ -42,6 +42,7 @@ def mean_se(values) -> str:
 # The 2-D rows, each a recipe and overrides: the `gan-2d` recipe (MLP G and D) as is, with the
 # minimax (saturating) G loss, and `wgan-gp-2d` (WGAN-GP's critic on the same networks with the
 # authors' toy settings: 5 critic steps, penalty 0.1).
+EMA_2D = ["train.ema=true", "train.ema_half_life_kimg=20"]
 VARIANTS_2D = {
     "gan-2d": ("gan-2d", []),
     "gan-2d, saturating": ("gan-2d", ["family.loss=saturating"]),
@@ -50,6 +51,11 @@ VARIANTS_2D = {
     "gan-2d, pack 2": ("gan-2d", ["discriminator.pack=2"]),
     "gan-2d, pack 4": ("gan-2d", ["discriminator.pack=4"]),
     "gan-2d, mbstd 4": ("gan-2d", ["discriminator.mbstd_group=4"]),
+    # Sharper samples: an EMA of G (half-life 20 kimg, ~80 steps at batch 256), alone, with R1 on
+    # reals (gamma 0.1: the mixtures span a few units) or with minibatch stddev.
+    "gan-2d, ema": ("gan-2d", EMA_2D),
+    "gan-2d, ema + r1": ("gan-2d", EMA_2D + ["family.r1_gamma=0.1"]),
+    "gan-2d, ema + mbstd 4": ("gan-2d", EMA_2D + ["discriminator.mbstd_group=4"]),
 }
 
 

@@ -44,12 +44,13 @@ from ganforge.metrics import get_extractor
 from ganforge.metrics.evaluate import append_jsonl, evaluate
 from ganforge.sampling import write_samples
 
-RECIPES = ["gan", "dcgan", "wgan", "wgan-gp", "cgan", "acgan", "infogan", "sgan", "began",
-           "pggan-mnist", "biggan-mnist"]
+RECIPES = ["gan", "dcgan", "dcgan-paper", "wgan", "wgan-gp", "cgan", "acgan", "infogan", "sgan", "began",
+           "pggan-mnist", "biggan-mnist", "biggan-deep-mnist"]
 # The stated budget: generator updates per recipe (the recipes' own defaults as of issue 13;
 # pggan-mnist's is its full growth schedule to 32 px).
-STEPS = {"gan": 5000, "dcgan": 5000, "wgan": 5000, "wgan-gp": 5000, "cgan": 5000, "acgan": 5000,
-         "infogan": 5000, "sgan": 5000, "began": 5000, "pggan-mnist": 5469, "biggan-mnist": 2000}
+STEPS = {"gan": 5000, "dcgan": 2000, "dcgan-paper": 5000, "wgan": 5000, "wgan-gp": 5000, "cgan": 5000, "acgan": 5000,
+         "infogan": 5000, "sgan": 5000, "began": 5000, "pggan-mnist": 5469, "biggan-mnist": 2000,
+         "biggan-deep-mnist": 2000}
 COLUMNS = [("fid", "classifier-FID", 2), ("kid", "KID", 4), ("precision", "precision", 3),
            ("recall", "recall", 3), ("acc", "cond. acc", 3), ("code_agreement", "code agreement", 3),
            ("sgan_accuracy", "SGAN held-out acc", 3), ("images_shown", "images shown", 0),

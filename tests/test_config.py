@@ -16,13 +16,21 @@ def test_every_recipe_resolves_and_validates():
         validated_sections(cfg)  # raises on an unknown key or type
 
 
-def test_paper_hyperparameters_in_dcgan_recipe():
-    cfg = load_recipe("dcgan")
+def test_paper_hyperparameters_in_dcgan_paper_recipe():
+    cfg = load_recipe("dcgan-paper")
     assert cfg.optim.name == "adam" and cfg.optim.g_lr == 2e-4 and cfg.optim.d_lr == 2e-4
     assert tuple(cfg.optim.betas) == (0.5, 0.999)
     assert cfg.data.source == "mnist" and cfg.data.image_size == 32
     big = load_recipe("dcgan-64")  # base recipe refined: 64 px, the paper's widths
     assert big.data.image_size == 64 and big.generator["width"] == 64 and big.optim.g_lr == 2e-4
+    # The default recipe adds R1, EMA and a higher rate to the same networks; the other
+    # DCGAN-shaped recipes build on the paper's settings, not on those additions.
+    default = load_recipe("dcgan")
+    assert default.family["r1_gamma"] == 1.0 and default.train.ema and default.optim.g_lr == 1.6e-3
+    assert default.generator == cfg.generator and default.discriminator == cfg.discriminator
+    for name in ("cgan", "acgan", "sgan", "infogan", "dcgan-64"):
+        derived = load_recipe(name)
+        assert not derived.train.ema and "r1_gamma" not in derived.family, name
 
 
 def test_set_overrides_are_typed():

@@ -27,7 +27,10 @@ PGGAN = ["data.source=digits", "data.image_size=16", "generator.z_dim=16", "gene
          "train.sample_every=100", "train.ckpt_every=100", "train.steps=5", "train.threads=1"]
 
 CASES = {
-    "dcgan": ("dcgan", TINY + ["train.ema=true", "train.ema_half_life_kimg=0.1"]),
+    # The paper's settings, recorded when they were the default `dcgan` recipe.
+    "dcgan": ("dcgan-paper", TINY + ["train.ema=true", "train.ema_half_life_kimg=0.1"]),
+    # The default recipe since issue 13 (R1, EMA, lr 1.6e-3): recorded after that change.
+    "dcgan-default": ("dcgan", TINY),
     # The cgan and acgan recipes now append the one-hot label to z (concat); multiply, the
     # conditioning these values were recorded with, stays pinned by the first two cases.
     "acgan": ("acgan", TINY + ["generator.conditioning=multiply"]),
@@ -46,6 +49,7 @@ GOLDEN = {  # sha256 of the float32 samples' bytes, first 16 hex digits (CPU, fp
     "cgan": "0866eb52221f8364",
     "cgan-concat": "65dd02cc58d35c16",
     "dcgan": "12e78ffac292b24d",
+    "dcgan-default": "3ee75ce6a4966a8e",
     "pggan": "f4e75a5846dfa297",
     "sgan": "44b68666b76d6750",
     "wgan-gp": "1834995ae56b99ef",

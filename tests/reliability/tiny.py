@@ -20,7 +20,8 @@ TINY = [
 
 
 def train(tmp_path: Path, name: str, *sets: str) -> Path:
-    return api.train(resolve("dcgan", TINY + list(sets)), out=tmp_path / name)
+    # The paper settings (Adam 2e-4, no EMA): the rollback tests check that learning rate halved.
+    return api.train(resolve("dcgan-paper", TINY + list(sets)), out=tmp_path / name)
 
 
 def steps_saved(run: Path) -> list[int]:

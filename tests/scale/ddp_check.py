@@ -11,6 +11,7 @@ group, each reported as one JSON line per rank in OUT/rank-<r>.json.
 
     python -m torch.distributed.run --nproc-per-node 2 --standalone tests/scale/ddp_check.py OUT
 """
+import gc
 import hashlib
 import json
 import sys
@@ -111,7 +112,7 @@ def disagreement(out: Path, rt) -> str | None:
     """Nudge one weight on rank 1 only, as a rank-local schedule would; the next log must stop."""
     run = out / "runs" / "disagree"
     run.mkdir(parents=True, exist_ok=True)
-    trainer = Trainer(resolve("dcgan", RUN + SMALL), run)
+    trainer = Trainer(resolve("dcgan-paper", RUN + SMALL), run)
     trainer.train(until=1)
     if rt.rank == 1:
         with torch.no_grad():
@@ -136,6 +137,10 @@ def main() -> None:
         result["sync_bn_error"] = str(error)
     result["disagreement_error"] = disagreement(out, rt)
     (out / f"rank-{rt.rank}.json").write_text(json.dumps(result))
+    # Trainers left in reference cycles (the disagreement one ends in an exception) hold DDP
+    # reducers; freed only at exit, after the process group is gone, they aborted the process
+    # now and then ("terminate called without an active exception"). Free them while it exists.
+    gc.collect()
     dist.barrier()
     dist.destroy_process_group()
 

@@ -227,7 +227,7 @@ def test_compile_applies_to_both_models_when_it_works(tmp_path, tiny_dcgan, monk
 
 def test_g_step_computes_no_discriminator_weight_gradients(tmp_path, tiny_dcgan):
     (tmp_path / "r").mkdir()
-    trainer = Trainer(resolve("dcgan", tiny_dcgan), tmp_path / "r")
+    trainer = Trainer(resolve("dcgan-paper", tiny_dcgan), tmp_path / "r")  # no R1 phase: one D accumulation
     counts = {}
     for name, p in [*trainer.G.named_parameters(prefix="G"), *trainer.D.named_parameters(prefix="D")]:
         p.register_post_accumulate_grad_hook(lambda p, name=name: counts.update({name: counts.get(name, 0) + 1}))

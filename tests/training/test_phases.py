@@ -15,7 +15,7 @@ R1 = ["family.r1_gamma=10", "family.r1_interval=4"]
 
 
 def _trainer(tmp_path, *sets):
-    return Trainer(resolve("dcgan", TINY_DCGAN + list(sets)), tmp_path)
+    return Trainer(resolve("dcgan-paper", TINY_DCGAN + list(sets)), tmp_path)
 
 
 def test_phases_hold_g_and_d_and_checkpoint_under_the_old_keys(tmp_path):
