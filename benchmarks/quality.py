@@ -48,7 +48,7 @@ RECIPES = ["gan", "dcgan", "dcgan-paper", "wgan", "wgan-gp", "cgan", "acgan", "i
            "pggan-mnist", "biggan-mnist", "biggan-deep-mnist"]
 # The stated budget: generator updates per recipe (the recipes' own defaults as of issue 13;
 # pggan-mnist's is its full growth schedule to 32 px).
-STEPS = {"gan": 5000, "dcgan": 2000, "dcgan-paper": 5000, "wgan": 5000, "wgan-gp": 5000, "cgan": 5000, "acgan": 5000,
+STEPS = {"gan": 10000, "dcgan": 2000, "dcgan-paper": 5000, "wgan": 5000, "wgan-gp": 5000, "cgan": 5000, "acgan": 5000,
          "infogan": 5000, "sgan": 5000, "began": 5000, "pggan-mnist": 5469, "biggan-mnist": 2000,
          "biggan-deep-mnist": 2000}
 COLUMNS = [("fid", "classifier-FID", 2), ("kid", "KID", 4), ("precision", "precision", 3),
