@@ -285,7 +285,19 @@ class DBlock(nn.Module):
 class ResidualDiscriminator(Discriminator):
     """The frame BigGAN and BigGAN-deep share: residual blocks, self-attention after block
     `attention_after` (-1: none), ReLU and global sum pooling. Subclasses build `blocks` and
-    `attention`, and may map the image first (`stem`)."""
+    `attention` through `set_blocks`, and may map the image first (`stem`)."""
+
+    def set_blocks(self, blocks: list[nn.Module], resolutions: list[int], outputs: list[int],
+                   attention_resolution: int, spectral_norm: bool) -> None:
+        """Keep the blocks (each block's output resolution, 0 where attention may not follow it,
+        and its channels), place attention, add the output layer, then normalise and initialise."""
+        self.blocks = nn.ModuleList(blocks)
+        self.attention_after, self.attention = place_attention(
+            attention_resolution, resolutions, outputs, "discriminator")
+        self.finish(outputs[-1])  # linear output and, for "projection", the class embedding
+        if spectral_norm:
+            spectral_norm_all(self)
+        orthogonal_init_(self)
 
     def stem(self, x: torch.Tensor) -> torch.Tensor:
         return x
@@ -308,12 +320,6 @@ class BigGANDiscriminator(ResidualDiscriminator):
         channels, size = _image_shape(data_shape)
         stages, downs = discriminator_stages(width, size, final_resolution, multipliers)
         ins = [self.input_channels(channels)] + stages[:-1]
-        self.blocks = nn.ModuleList(
-            DBlock(ins[i], stages[i], downsample=i < downs, preactivation=i > 0) for i in range(len(stages)))
+        blocks = [DBlock(ins[i], stages[i], downsample=i < downs, preactivation=i > 0) for i in range(len(stages))]
         resolutions = [max(size >> (i + 1), final_resolution) for i in range(len(stages))]
-        self.attention_after, self.attention = place_attention(
-            attention_resolution, resolutions, stages, "discriminator")
-        self.finish(stages[-1])  # linear output and, for "projection", the class embedding
-        if spectral_norm:
-            spectral_norm_all(self)
-        orthogonal_init_(self)
+        self.set_blocks(blocks, resolutions, stages, attention_resolution, spectral_norm)

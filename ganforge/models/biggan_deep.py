@@ -177,13 +177,7 @@ class BigGANDeepDiscriminator(ResidualDiscriminator):
                 last = j == depth - 1
                 resolutions.append(max(size >> (i + 1), final_resolution) if last else 0)
                 outputs.append(c_out)
-        self.blocks = nn.ModuleList(blocks)
-        self.attention_after, self.attention = place_attention(
-            attention_resolution, resolutions, outputs, "discriminator")
-        self.finish(stages[-1])  # linear output and, for "projection", the class embedding
-        if spectral_norm:
-            spectral_norm_all(self)
-        orthogonal_init_(self)
+        self.set_blocks(blocks, resolutions, outputs, attention_resolution, spectral_norm)
 
     def stem(self, x: torch.Tensor) -> torch.Tensor:
         return self.input_conv(x)
