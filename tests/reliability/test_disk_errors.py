@@ -22,7 +22,7 @@ from ganforge.run import checkpoints_dir
 from ganforge.training import checkpoint as ckpt
 from ganforge.training import logbook
 
-from .tiny import TINY, steps_saved, train
+from .tiny import RECIPE, TINY, steps_saved, train
 
 REAL_REPLACE, REAL_SAVE_FILE = os.replace, ckpt.save_file
 
@@ -117,7 +117,7 @@ def test_failed_re_save_restores_the_step_it_was_replacing(tmp_path, monkeypatch
 def test_disk_full_during_training_stops_cleanly_and_the_run_resumes_exactly(tmp_path, monkeypatch, capsys):
     sets = TINY + ["train.steps=6"]
     straight = train(tmp_path, "straight", "train.steps=6")
-    argv = ["train", "--recipe", "dcgan-paper", "--out", str(tmp_path / "full")] + [a for s in sets for a in ("--set", s)]
+    argv = ["train", "--recipe", RECIPE, "--out", str(tmp_path / "full")] + [a for s in sets for a in ("--set", s)]
     with monkeypatch.context() as m:
         m.setattr(os, "replace", _replace_failing_for(".tmp-step-00000004", errno.ENOSPC))
         assert main(argv) == 2
@@ -132,7 +132,7 @@ def test_disk_full_during_training_stops_cleanly_and_the_run_resumes_exactly(tmp
 
 def test_disk_full_while_writing_a_sample_grid_is_one_line(tmp_path, monkeypatch, capsys):
     sets = TINY + ["train.steps=4", "train.sample_every=2"]
-    argv = ["train", "--recipe", "dcgan-paper", "--out", str(tmp_path / "run")] + [a for s in sets for a in ("--set", s)]
+    argv = ["train", "--recipe", RECIPE, "--out", str(tmp_path / "run")] + [a for s in sets for a in ("--set", s)]
     monkeypatch.setattr(os, "replace", _replace_failing_for(f"{os.sep}samples{os.sep}", errno.ENOSPC))
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()

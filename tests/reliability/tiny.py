@@ -19,9 +19,12 @@ TINY = [
 ]
 
 
+# The paper settings (Adam 2e-4, no EMA, no R1): the rollback tests check that learning rate halved.
+RECIPE = "dcgan-paper"
+
+
 def train(tmp_path: Path, name: str, *sets: str) -> Path:
-    # The paper settings (Adam 2e-4, no EMA): the rollback tests check that learning rate halved.
-    return api.train(resolve("dcgan-paper", TINY + list(sets)), out=tmp_path / name)
+    return api.train(resolve(RECIPE, TINY + list(sets)), out=tmp_path / name)
 
 
 def steps_saved(run: Path) -> list[int]:
