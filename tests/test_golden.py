@@ -3,8 +3,9 @@
 fails here. InfoGAN is left out on purpose: in that redesign its Q head moved to D's optimiser
 only, which changes its numbers. SGAN's unused real/fake output was removed after D's
 initialisation, so its samples (recorded before) stay the same."""
-import hashlib
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ganforge import api
@@ -42,23 +43,28 @@ CASES = {
     "pggan": ("pggan-mnist", PGGAN),
     "sgan": ("sgan", TINY),
 }
-GOLDEN = {  # sha256 of the float32 samples' bytes, first 16 hex digits (CPU, fp32, 1 thread)
-    "acgan": "d5c6c7fd4a2c97a8",
-    "acgan-concat": "e7667329db43383b",
-    "biggan": "a94ebd7f32931d2c",
-    "cgan": "0866eb52221f8364",
-    "cgan-concat": "65dd02cc58d35c16",
-    "dcgan": "12e78ffac292b24d",
-    "dcgan-default": "3ee75ce6a4966a8e",
-    "pggan": "f4e75a5846dfa297",
-    "sgan": "44b68666b76d6750",
-    "wgan-gp": "1834995ae56b99ef",
-}
+# The samples of each case, float32 [8, C, H, W], recorded on an AMD EPYC (AVX2, torch 2.13.0,
+# 1 thread) from commit 7e792f1, which matched the earlier bitwise hashes on an Intel Xeon (AVX-512):
+# the same computation. Bitwise hashes differed between the two CPUs (their kernels round
+# differently), so the check is a tolerance: across instruction sets (AVX2 vs SSE4.1 emulated) the
+# samples differed by at most 1.2e-5 of their largest value; any change of what is trained or
+# sampled (a seed, an update, an initialisation) moves them by orders of magnitude more.
+GOLDEN = Path(__file__).with_name("golden_samples.npz")
+RELATIVE_TOLERANCE = 1e-4
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_samples_of_a_fixed_run_are_unchanged(tmp_path, case):
     recipe, sets = CASES[case]
     run = api.train(resolve(recipe, sets), out=tmp_path / case)
-    samples = api.load(run).sample(8, seed=3)
-    assert hashlib.sha256(samples.numpy().tobytes()).hexdigest()[:16] == GOLDEN[case]
+    samples = api.load(run).sample(8, seed=3).numpy()
+    with np.load(GOLDEN) as recorded:
+        expected = recorded[case]
+    assert samples.shape == expected.shape
+    difference = float(np.abs(samples - expected).max())
+    assert difference <= RELATIVE_TOLERANCE * float(np.abs(expected).max()), difference
+
+
+def test_the_recorded_samples_cover_every_case():
+    with np.load(GOLDEN) as recorded:
+        assert sorted(recorded.files) == sorted(CASES)

@@ -3,6 +3,8 @@
 import torch
 from torch import nn
 
+from .spectral import spectral_norm as spectral_norm_layer
+
 
 class PixelNorm(nn.Module):
     """Pixelwise feature-vector normalisation (Karras et al. 2018, PGGAN, sec. 4.2).
@@ -89,8 +91,8 @@ class ConditionalBatchNorm2d(nn.Module):
         self.gain = nn.Linear(cond_dim, num_features, bias=False)
         self.bias = nn.Linear(cond_dim, num_features, bias=False)
         if spectral_norm:
-            self.gain = nn.utils.parametrizations.spectral_norm(self.gain)
-            self.bias = nn.utils.parametrizations.spectral_norm(self.bias)
+            self.gain = spectral_norm_layer(self.gain)
+            self.bias = spectral_norm_layer(self.bias)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         gain = 1 + self.gain(cond)

@@ -103,9 +103,13 @@ def orthogonal_init_(module: nn.Module, gain: float = 1.0) -> nn.Module:
     for layer in module.modules():
         if not isinstance(layer, ORTHOGONAL_INIT_LAYERS):
             continue
-        if parametrize.is_parametrized(layer, "weight"):
-            nn.init.orthogonal_(layer.parametrizations.weight.original, gain=gain)
+        parametrized = parametrize.is_parametrized(layer, "weight")
+        weight = layer.parametrizations.weight.original if parametrized else layer.weight
+        if weight.is_meta:
+            # A planned model (ganforge.training.build.planned_components) has no values to set,
+            # and power iterations on meta tensors cost seconds per network for nothing.
+            continue
+        nn.init.orthogonal_(weight, gain=gain)
+        if parametrized:
             refresh_power_iteration(layer)
-        else:
-            nn.init.orthogonal_(layer.weight, gain=gain)
     return module

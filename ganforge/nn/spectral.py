@@ -9,6 +9,23 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 SPECTRAL_NORM_LAYERS = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)
+_TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+_TorchSpectralNorm = getattr(nn.utils.parametrizations, "_SpectralNorm", None)
+
+
+def spectral_norm(layer: nn.Module, n_power_iterations: int = 1, eps: float = 1e-12) -> nn.Module:
+    """torch's spectral-norm parametrisation of ``layer.weight``, the same on every device; on the
+    meta device (a planned model, ganforge.training.build.planned_components) without the
+    registration's 15 power iterations: meta tensors have no values to refine, and there the
+    iterations cost seconds per network. The parameters and buffers are torch's either way."""
+    if not layer.weight.is_meta or _TorchSpectralNorm is None:
+        return nn.utils.parametrizations.spectral_norm(layer, n_power_iterations=n_power_iterations, eps=eps)
+    planned = _TorchSpectralNorm.__new__(_TorchSpectralNorm)
+    planned._power_method = lambda weight_mat, iterations: None  # noqa: E731 (this object only)
+    _TorchSpectralNorm.__init__(planned, layer.weight, n_power_iterations,
+                                1 if isinstance(layer, _TRANSPOSED) else 0, eps)
+    parametrize.register_parametrization(layer, "weight", planned)
+    return layer
 
 
 def spectral_norm_all(module: nn.Module, n_power_iterations: int = 1, eps: float = 1e-12) -> nn.Module:
@@ -20,7 +37,7 @@ def spectral_norm_all(module: nn.Module, n_power_iterations: int = 1, eps: float
     """
     for layer in list(module.modules()):
         if isinstance(layer, SPECTRAL_NORM_LAYERS) and not parametrize.is_parametrized(layer, "weight"):
-            nn.utils.parametrizations.spectral_norm(layer, n_power_iterations=n_power_iterations, eps=eps)
+            spectral_norm(layer, n_power_iterations=n_power_iterations, eps=eps)
     return module
 
 
@@ -33,7 +50,7 @@ def weight_matrix(layer: nn.Module) -> torch.Tensor:
     weight = getattr(layer, "effective_weight", None)
     if weight is None:
         weight = layer.weight
-    if isinstance(layer, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
+    if isinstance(layer, _TRANSPOSED):
         weight = weight.transpose(0, 1)
     return weight.reshape(weight.shape[0], -1)
 

@@ -132,3 +132,10 @@ def test_orthogonal_init_of_spectral_normalised_layer_refreshes_power_iteration(
     torch.testing.assert_close(original @ original.T, 9 * torch.eye(12), rtol=0, atol=1e-4)
     layer.eval()  # no further iteration: the stored vectors must already fit the new weight
     assert largest_singular_value(layer) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_orthogonal_init_leaves_a_planned_meta_model_alone():
+    with torch.device("meta"):
+        layer = spectral_norm_all(nn.Linear(4, 6))
+    orthogonal_init_(layer)  # nothing to set on meta tensors; must not fail
+    assert layer.parametrizations.weight.original.is_meta

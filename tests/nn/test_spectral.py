@@ -73,3 +73,19 @@ def test_largest_singular_value_of_plain_and_equalized_layers():
     equalized = EqualizedLinear(5, 3, gain=1.0)
     expected = torch.linalg.svdvals(equalized.weight.detach().double() / 5**0.5)[0].item()
     assert largest_singular_value(equalized) == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("make", [lambda: nn.Conv2d(3, 8, 3), lambda: nn.ConvTranspose2d(8, 4, 4),
+                                  lambda: nn.Linear(5, 7), lambda: nn.Embedding(10, 6)])
+def test_a_planned_meta_layer_gets_the_same_parameters_and_buffers_as_a_real_one(make):
+    """Planned models skip the power iterations on meta tensors; their sizes must not change."""
+    real = spectral_norm_all(make())
+    with torch.device("meta"):
+        planned = spectral_norm_all(make())
+    for named in ("named_parameters", "named_buffers"):
+        shapes = {n: t.shape for n, t in getattr(real, named)()}
+        assert {n: t.shape for n, t in getattr(planned, named)()} == shapes
+    assert all(t.is_meta for t in planned.parameters())
+    x = torch.ones(2, 5) if isinstance(real, nn.Linear) else None
+    if x is not None:  # the planned layer still runs (shapes only)
+        assert planned(x.to("meta")).shape == real(x).shape
