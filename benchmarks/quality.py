@@ -2,6 +2,7 @@
 
     python benchmarks/quality.py [--recipes gan,dcgan,...] [--seeds 0,1,2] [--steps-scale 1.0]
                                  [--steps dcgan=8000,...] [--n 2000] [--classifier DIR]
+                                 [--set SECTION.KEY=VALUE ... --label NAME]
                                  [--out benchmarks/results/quality] [--work runs/benchmarks/quality]
                                  [--threads 1] [--device cpu]
 
@@ -83,13 +84,19 @@ def parse_steps(text: str) -> dict[str, int]:
     return {name: int(value) for name, value in pairs}
 
 
+def row_name(recipe: str, label: str) -> str:
+    """A recipe's row, or a variant's (the recipe with --set overrides, named by --label)."""
+    return f"{recipe}+{label}" if label else recipe
+
+
 def train_and_score(recipe: str, seed: int, steps: int, args, extractor, out: Path) -> dict:
-    run_dir = Path(args.work) / f"{recipe}-s{seed}"
+    row = row_name(recipe, args.label)
+    run_dir = Path(args.work) / f"{row}-s{seed}"
     if run_dir.exists():  # an unfinished earlier attempt: start the pair again
         shutil.rmtree(run_dir)
     cfg = resolve(recipe, [f"train.steps={steps}", f"train.seed={seed}", "train.progress=false",
                            f"train.ckpt_every={steps}", f"train.sample_every={max(1, steps // 4)}",
-                           f"train.threads={args.threads}", f"train.device={args.device}"])
+                           f"train.threads={args.threads}", f"train.device={args.device}", *args.set])
     start = time.perf_counter()
     api.train(cfg, out=run_dir)
     wall = time.perf_counter() - start
@@ -100,7 +107,7 @@ def train_and_score(recipe: str, seed: int, steps: int, args, extractor, out: Pa
     if g.conditional or getattr(g.family, "categorical", 0):
         metrics.append("acc")
     result = evaluate(g, run.dataset(g.cfg), extractor, metrics, n=args.n, seed=0, source=g.cfg.data.source)
-    record = {"recipe": recipe, "seed": seed, "steps": steps, "images_shown": shown[-1] if shown else None,
+    record = {"recipe": row, "overrides": args.set, "seed": seed, "steps": steps, "images_shown": shown[-1] if shown else None,
               "wall_s": round(wall, 1), **{k: result[k] for k in ("fid", "kid", "precision", "recall")}}
     for key in ("acc", "code_agreement", "code_classes"):
         if key in result:
@@ -116,7 +123,7 @@ def train_and_score(recipe: str, seed: int, steps: int, args, extractor, out: Pa
                   command=" ".join(shlex.quote(a) for a in sys.argv))
     grids = out / "grids"
     grids.mkdir(parents=True, exist_ok=True)
-    write_samples(g, 100 if g.conditional else 64, 0, grids / f"{recipe}-s{seed}.png", "png",
+    write_samples(g, 100 if g.conditional else 64, 0, grids / f"{row}-s{seed}.png", "png",
                   class_grid=g.conditional)
     return record
 
@@ -151,7 +158,8 @@ def write_report(path: Path, records: list[dict], recipes: list[str]) -> None:
     last = records[-1]
     baseline = " / ".join(sorted({f"{r['baseline_fid']:.2f}" for r in records}))  # one value: same real sets
     lines = ["# Quality benchmark (issue 13)", "",
-             f"Machine: {last['machine']}. Date of the last row: {last['date']}. Command: `{last['command']}`.",
+             f"Machine(s): {'; '.join(sorted({r['machine'] for r in records}))} (each row's in the JSONL). "
+             f"Date of the last row: {last['date']}. Command: `{last['command']}`.",
              f"Scores: {last['n']} samples (seed 0, latest generator, EMA where kept) against {last['n']} real "
              f"digits, features of {last['extractor']}; real vs real (disjoint sets): FID {baseline}. "
              "Mean ± sample std over the seeds listed. Wall times are the machine's at the time "
@@ -170,10 +178,15 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/quality")
     parser.add_argument("--work", default="runs/benchmarks/quality", help="where the runs are trained")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override for every recipe run (a variant: name its rows with --label)")
+    parser.add_argument("--label", default="", help="rows are named RECIPE+LABEL (needed with --set)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)  # the scoring too, not only the training
 
+    if args.set and not args.label:
+        parser.error("--set makes a variant: name its rows with --label")
     recipes = [r for r in args.recipes.split(",") if r]
     seeds = [int(s) for s in args.seeds.split(",") if s]
     budgets = {**STEPS, **parse_steps(args.steps)}
@@ -187,16 +200,18 @@ def main() -> None:
     finished = done_pairs(log)
     for recipe in recipes:
         for seed in seeds:
-            if (recipe, seed) in finished:
-                print(f"{recipe} seed {seed}: in {log}, skipped", flush=True)
+            if (row_name(recipe, args.label), seed) in finished:
+                print(f"{row_name(recipe, args.label)} seed {seed}: in {log}, skipped", flush=True)
                 continue
             steps = max(1, round(budgets[recipe] * args.steps_scale))
             record = train_and_score(recipe, seed, steps, args, extractor, out)
             append_jsonl(log, record)
             print(json.dumps({k: record[k] for k in ("recipe", "seed", "steps", "fid", "wall_s")}), flush=True)
-            write_report(out / "quality.md", [json.loads(line) for line in log.read_text().splitlines()], recipes)
+            write_report(out / "quality.md", [json.loads(line) for line in log.read_text().splitlines()],
+                         [row_name(r, args.label) for r in recipes])
     if log.is_file():
-        write_report(out / "quality.md", [json.loads(line) for line in log.read_text().splitlines()], recipes)
+        write_report(out / "quality.md", [json.loads(line) for line in log.read_text().splitlines()],
+                     [row_name(r, args.label) for r in recipes])
     print(f"table: {out / 'quality.md'}")
 
 

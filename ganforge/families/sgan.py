@@ -8,6 +8,14 @@ real/fake logit is logsumexp_k l_k, and any adversarial `loss` applies to it. Th
 is the cross-entropy of the K class logits on a labelled batch, i.e. the (K+1)-way likelihood
 conditioned on x being real.
 
+`feature_matching = true` replaces G's adversarial loss by Salimans et al.'s feature matching
+(section 3.1): the squared distance between the mean of D's last hidden features (D's body
+output, which the class head reads) on the step's generated batch and on the real batch of the
+preceding D step (its last chunk under train.accumulate); a mean over features instead of the
+sum, which only rescales the gradient. That paper's semi-supervised results come from this
+objective (with a noisy, weight-normalised MLP D); with the DCGAN D of the sgan recipe it did
+worse on both counts in our runs (benchmarks/RESULTS.md), so it is an option, off by default.
+
 The labelled subset is `label_fraction` of the training set, the same share of every class, chosen
 by `label_seed`; each D step draws its labelled batch from it with the run's noise stream, so a
 resumed run sees the same batches.
@@ -49,6 +57,7 @@ class SGAN(Family):
     label_fraction: float = 0.02
     label_seed: int = 0
     supervised_weight: float = 1.0
+    feature_matching: bool = False
 
     def __post_init__(self):
         super().__post_init__()
@@ -56,6 +65,7 @@ class SGAN(Family):
             raise ConfigError(f"family.label_fraction must be in (0, 1], got {self.label_fraction}")
         self._labelled_x: Tensor | None = None
         self._labelled_y: Tensor | None = None
+        self._real_features: Tensor | None = None  # mean of D's features on the last real batch
 
     def setup(self, G, D, num_classes: int) -> None:
         super().setup(G, D, num_classes)
@@ -98,7 +108,9 @@ class SGAN(Family):
 
     def d_loss(self, D, reals: Tensor, real_labels: Tensor | None, fakes: Tensor, latent: Latent,
                noise: torch.Generator) -> tuple[Tensor, Stats]:
-        d_real = torch.logsumexp(self.class_logits(D, reals).float(), 1)
+        real_features = D.features(reals)
+        self._real_features = real_features.detach().float().mean(0)
+        d_real = torch.logsumexp(D.heads["cls"](real_features).float(), 1)
         d_fake = torch.logsumexp(self.class_logits(D, fakes).float(), 1)
         adversarial = self.objective.d(d_real, d_fake)
         x_lab, y_lab = self.labelled_batch(reals.shape[0], noise)
@@ -111,6 +123,12 @@ class SGAN(Family):
                       **self.d_outputs(d_real, d_fake)}
 
     def g_loss(self, D, fakes: Tensor, latent: Latent) -> tuple[Tensor, Stats]:
+        if self.feature_matching:
+            if self._real_features is None:
+                raise GanforgeError("SGAN feature matching needs a D step before the first G step")
+            fake_features = D.features(fakes).float().mean(0)
+            loss = (fake_features - self._real_features).square().mean()
+            return loss, {"g_loss": loss.detach()}
         loss = self.objective.g(torch.logsumexp(self.class_logits(D, fakes).float(), 1))
         return loss, {"g_loss": loss.detach()}
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ganforge.errors import ConfigError
+from ganforge.errors import ConfigError, GanforgeError
 from ganforge.families.sgan import SGAN, labelled_subset
 from tests.families.conftest import build, train
 
@@ -70,3 +70,25 @@ def test_d_has_no_real_fake_output_and_loads_checkpoints_that_had_one():
     D.load_state_dict(old)
     x = torch.rand(2, 1, 16, 16) * 2 - 1
     torch.testing.assert_close(SGAN().critic(D, x, None), torch.logsumexp(SGAN.class_logits(D, x), 1))
+
+
+def test_feature_matching_g_loss_matches_the_mean_real_features_of_the_d_step():
+    """Salimans et al. 2016, sec. 3.1: G's loss is the distance between the mean features (D's
+    last hidden layer) of its batch and of the real batch D has just seen."""
+    family, G, D = build("sgan", "family.feature_matching=true")
+    D.eval()
+    gen = torch.Generator().manual_seed(0)
+    family.set_labelled_data(torch.randint(0, 256, (20, 1, 16, 16), generator=gen, dtype=torch.uint8),
+                             torch.arange(10).repeat(2))
+    latent = family.sample_latent(8, G.noise_dim, torch.device("cpu"), gen)
+    fakes = family.generate(G, latent)
+    with pytest.raises(GanforgeError, match="D step before"):
+        family.g_loss(D, fakes, latent)
+    reals = torch.rand(8, 1, 16, 16, generator=gen) * 2 - 1
+    family.d_loss(D, reals, None, fakes.detach(), latent, gen)
+    loss, _ = family.g_loss(D, fakes, latent)
+    expected = (D.features(fakes).mean(0) - D.features(reals).mean(0)).square().mean()
+    torch.testing.assert_close(loss, expected)
+    loss.backward()  # trains G through D's features
+    assert all(p.grad is not None for p in G.parameters() if p.requires_grad)
+    assert not SGAN().feature_matching  # off unless asked for
