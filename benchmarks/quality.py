@@ -198,20 +198,19 @@ def main() -> None:
     log = out / "quality.jsonl"
     extractor = get_extractor(f"classifier:{args.classifier}", device=args.device)
     finished = done_pairs(log)
-    for recipe in recipes:
+    rows = [row_name(r, args.label) for r in recipes]
+    for recipe, row in zip(recipes, rows):
         for seed in seeds:
-            if (row_name(recipe, args.label), seed) in finished:
-                print(f"{row_name(recipe, args.label)} seed {seed}: in {log}, skipped", flush=True)
+            if (row, seed) in finished:
+                print(f"{row} seed {seed}: in {log}, skipped", flush=True)
                 continue
             steps = max(1, round(budgets[recipe] * args.steps_scale))
             record = train_and_score(recipe, seed, steps, args, extractor, out)
             append_jsonl(log, record)
             print(json.dumps({k: record[k] for k in ("recipe", "seed", "steps", "fid", "wall_s")}), flush=True)
-            write_report(out / "quality.md", [json.loads(line) for line in log.read_text().splitlines()],
-                         [row_name(r, args.label) for r in recipes])
+            write_report(out / "quality.md", [json.loads(line) for line in log.read_text().splitlines()], rows)
     if log.is_file():
-        write_report(out / "quality.md", [json.loads(line) for line in log.read_text().splitlines()],
-                     [row_name(r, args.label) for r in recipes])
+        write_report(out / "quality.md", [json.loads(line) for line in log.read_text().splitlines()], rows)
     print(f"table: {out / 'quality.md'}")
 
 

@@ -109,7 +109,8 @@ class SGAN(Family):
     def d_loss(self, D, reals: Tensor, real_labels: Tensor | None, fakes: Tensor, latent: Latent,
                noise: torch.Generator) -> tuple[Tensor, Stats]:
         real_features = D.features(reals)
-        self._real_features = real_features.detach().float().mean(0)
+        if self.feature_matching:  # the G step's target
+            self._real_features = real_features.detach().float().mean(0)
         d_real = torch.logsumexp(D.heads["cls"](real_features).float(), 1)
         d_fake = torch.logsumexp(self.class_logits(D, fakes).float(), 1)
         adversarial = self.objective.d(d_real, d_fake)

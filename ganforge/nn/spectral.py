@@ -12,19 +12,24 @@ SPECTRAL_NORM_LAYERS = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)
 _TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 _TorchSpectralNorm = getattr(nn.utils.parametrizations, "_SpectralNorm", None)
 
+if _TorchSpectralNorm is not None:
+    class _PlannedSpectralNorm(_TorchSpectralNorm):
+        """torch's spectral norm for weights on the meta device: no power iterations (there are
+        no values to refine; on meta tensors they cost seconds per network)."""
+
+        def _power_method(self, weight_mat: torch.Tensor, n_power_iterations: int) -> None:
+            return None
+
 
 def spectral_norm(layer: nn.Module, n_power_iterations: int = 1, eps: float = 1e-12) -> nn.Module:
-    """torch's spectral-norm parametrisation of ``layer.weight``, the same on every device; on the
-    meta device (a planned model, ganforge.training.build.planned_components) without the
-    registration's 15 power iterations: meta tensors have no values to refine, and there the
-    iterations cost seconds per network. The parameters and buffers are torch's either way."""
+    """torch's spectral-norm parametrisation of ``layer.weight``; for a planned model on the meta
+    device (ganforge.training.build.planned_components) without the power iterations. The
+    parameters and buffers are torch's either way."""
     if not layer.weight.is_meta or _TorchSpectralNorm is None:
         return nn.utils.parametrizations.spectral_norm(layer, n_power_iterations=n_power_iterations, eps=eps)
-    planned = _TorchSpectralNorm.__new__(_TorchSpectralNorm)
-    planned._power_method = lambda weight_mat, iterations: None  # noqa: E731 (this object only)
-    _TorchSpectralNorm.__init__(planned, layer.weight, n_power_iterations,
-                                1 if isinstance(layer, _TRANSPOSED) else 0, eps)
-    parametrize.register_parametrization(layer, "weight", planned)
+    dim = 1 if isinstance(layer, _TRANSPOSED) else 0
+    parametrize.register_parametrization(
+        layer, "weight", _PlannedSpectralNorm(layer.weight, n_power_iterations, dim, eps))
     return layer
 
 

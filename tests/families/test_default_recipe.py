@@ -15,8 +15,11 @@ from ganforge.metrics.evaluate import evaluate
 from ganforge.metrics.extractors import ClassifierExtractor
 
 STEPS = 300
-SHORT = [f"train.steps={STEPS}", "train.threads=2", "train.progress=false", "train.sample_every=1000",
-         f"train.ckpt_every={STEPS}", "train.log_every=100"]
+
+
+def short_run(steps: int, threads: int) -> list[str]:
+    return [f"train.steps={steps}", f"train.threads={threads}", "train.progress=false",
+            "train.sample_every=1000", f"train.ckpt_every={steps}", "train.log_every=100"]
 
 
 @pytest.fixture(scope="module")
@@ -27,15 +30,16 @@ def digit_features():
     return ClassifierExtractor(model, {"held_out_accuracy": accuracy}, source="test-lenet")
 
 
-def _fid_after_short_run(recipe: str, tmp_path, extractor, real) -> float:
-    g = api.load(api.train(resolve(recipe, SHORT), out=tmp_path / recipe))
+def _fid_after_short_run(recipe: str, sets: list[str], out, extractor, real) -> float:
+    g = api.load(api.train(resolve(recipe, sets), out=out))
     return evaluate(g, real, extractor, ["fid"], n=500, seed=0)["fid"]
 
 
 def test_default_recipe_learns_digits_faster_than_the_paper_settings(tmp_path, digit_features):
     real = load_dataset("mnist", image_size=32)  # the recipes' resolution
-    default = _fid_after_short_run("dcgan", tmp_path, digit_features, real)
-    paper = _fid_after_short_run("dcgan-paper", tmp_path, digit_features, real)
+    short = short_run(STEPS, threads=2)
+    default = _fid_after_short_run("dcgan", short, tmp_path / "dcgan", digit_features, real)
+    paper = _fid_after_short_run("dcgan-paper", short, tmp_path / "dcgan-paper", digit_features, real)
     print(f"FID after {STEPS} steps: dcgan {default:.2f}, dcgan-paper {paper:.2f}")
     assert default < 0.5 * paper, (default, paper)
 
@@ -46,12 +50,8 @@ GAN_OLD = ["family.r1_gamma=0", "train.ema=false", "optim.g_lr=2e-4", "optim.d_l
 
 def test_gan_recipe_learns_digits_its_old_settings_collapsed_on(tmp_path, digit_features):
     real = load_dataset("mnist", image_size=28)  # the MLP recipe's resolution
-    short = [s if not s.startswith("train.steps=") else f"train.steps={GAN_STEPS}" for s in SHORT]
-    short = [s if not s.startswith("train.ckpt_every=") else f"train.ckpt_every={GAN_STEPS}" for s in short]
-    short = [s if not s.startswith("train.threads=") else "train.threads=1" for s in short]  # MLPs: 1 is as fast
-    fid = {}
-    for name, extra in (("recipe", []), ("old", GAN_OLD)):
-        g = api.load(api.train(resolve("gan", short + extra), out=tmp_path / name))
-        fid[name] = evaluate(g, real, digit_features, ["fid"], n=500, seed=0)["fid"]
+    short = short_run(GAN_STEPS, threads=1)  # MLPs: one thread is as fast
+    fid = {name: _fid_after_short_run("gan", short + extra, tmp_path / name, digit_features, real)
+           for name, extra in (("recipe", []), ("old", GAN_OLD))}
     print(f"FID after {GAN_STEPS} steps: gan {fid['recipe']:.2f}, old settings {fid['old']:.2f}")
     assert fid["recipe"] < 0.5 * fid["old"], fid
