@@ -28,13 +28,20 @@ def test_paper_hyperparameters_in_dcgan_paper_recipe():
     default = load_recipe("dcgan")
     assert default.family["r1_gamma"] == 1.0 and default.train.ema and default.optim.g_lr == 1.6e-3
     assert default.generator == cfg.generator and default.discriminator == cfg.discriminator
-    for name in ("cgan", "acgan", "sgan", "dcgan-64"):
+    for name in ("cgan", "acgan", "dcgan-64"):
         derived = load_recipe(name)
         assert not derived.train.ema and "r1_gamma" not in derived.family, name
     # InfoGAN adds R1 and EMA itself (its samples, not its code agreement, gained from them).
     info = load_recipe("infogan")
     assert info.train.ema and info.family["r1_gamma"] == 1.0 and info.train.steps == 2000
     assert (info.optim.g_lr, info.optim.d_lr) == (1e-3, 2e-4)  # the paper's rates stay
+    # SGAN takes all three of the default's additions (its samples and held-out accuracy gained).
+    # A short run cannot tell them from the papers' settings (300 steps: classifier-FID 10.15 vs
+    # 11.21 with the LeNet of test_default_recipe), so this and the golden case sgan-default hold
+    # the recipe; benchmarks/quality.py measures what it does.
+    sgan = load_recipe("sgan")
+    assert sgan.train.ema and sgan.family["r1_gamma"] == 1.0 and sgan.train.steps == 2000
+    assert sgan.optim.g_lr == sgan.optim.d_lr == 1.6e-3
 
 
 def test_set_overrides_are_typed():

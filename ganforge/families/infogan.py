@@ -36,11 +36,14 @@ class InfoGAN(Family):
     lambda_cat: float = 1.0
     lambda_cont: float = 0.1
     learn_std: bool = False
+    q_hidden: int = 0       # width of Q's own hidden layer (0: Q is one linear layer on D's body)
 
     def __post_init__(self):
         super().__post_init__()
         if self.categorical == 1 or self.categorical < 0 or self.continuous < 0:
             raise ConfigError("family.categorical must be 0 or >= 2 and family.continuous >= 0")
+        if self.q_hidden < 0:
+            raise ConfigError(f"family.q_hidden must be >= 0, got {self.q_hidden}")
         if self.categorical == 0 and self.continuous == 0:
             raise ConfigError("InfoGAN needs at least one latent code "
                               "(family.categorical or family.continuous)")
@@ -56,7 +59,7 @@ class InfoGAN(Family):
         super().setup(G, D, num_classes)
         self.z_dim = getattr(G, "noise_dim", G.z_dim - self.code_dim)
         width = self.categorical + self.continuous * (2 if self.learn_std else 1)
-        D.add_head("q", width)
+        D.add_head("q", width, hidden=self.q_hidden)
 
     # ---- sampling
     def sample_latent(self, n: int, z_dim: int, device: torch.device,

@@ -113,9 +113,16 @@ class Discriminator(nn.Module):
         if self.conditioning == "projection":  # Miyato & Koyama 2018
             self.projection = nn.Embedding(self.num_classes, feature_dim)
 
-    def add_head(self, name: str, out_dim: int) -> nn.Module:
-        self.heads[name] = nn.Linear(self.feature_dim, out_dim)
-        return self.heads[name]
+    def add_head(self, name: str, out_dim: int, hidden: int = 0) -> nn.Module:
+        """A head on `features`: one linear layer, or with `hidden` > 0 a hidden layer of that
+        width (linear, batch norm, leaky ReLU 0.2) before it, as InfoGAN's Q in the authors' code."""
+        if hidden:
+            head = nn.Sequential(nn.Linear(self.feature_dim, hidden), nn.BatchNorm1d(hidden),
+                                 nn.LeakyReLU(0.2), nn.Linear(hidden, out_dim))
+        else:
+            head = nn.Linear(self.feature_dim, out_dim)
+        self.heads[name] = head
+        return head
 
     def conditioned_input(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         if self.label_map is None:

@@ -28,6 +28,24 @@ def test_codes_widen_the_generator_input():
         InfoGAN(categorical=0, continuous=0)
 
 
+def test_q_hidden_puts_a_hidden_layer_in_q_on_ds_optimiser():
+    """family.q_hidden = H: Q is linear -> batch norm -> leaky ReLU -> linear, as in the authors'
+    code, still trained by D's optimiser alone."""
+    family, G, D = build("infogan", "family.q_hidden=24")
+    q = D.heads["q"]
+    assert [type(m).__name__ for m in q] == ["Linear", "BatchNorm1d", "LeakyReLU", "Linear"]
+    assert (q[0].in_features, q[0].out_features, q[3].out_features) == (D.feature_dim, 24, 12)
+    q_ids = {id(p) for p in q.parameters()}
+    assert q_ids <= {id(p) for p in family.d_parameters(G, D)}
+    assert not q_ids & {id(p) for p in family.g_parameters(G, D)}
+    latent = family.sample_latent(8, 16, torch.device("cpu"), torch.Generator().manual_seed(0))
+    loss, _ = family.information_loss(q(D.features(family.generate(G, latent))), latent.codes)
+    loss.backward()
+    assert q[0].weight.grad.abs().sum() > 0
+    with pytest.raises(ConfigError):
+        build("infogan", "family.q_hidden=-1")
+
+
 def test_latent_codes_and_generator_input():
     family, G, _ = build("infogan")
     latent = family.sample_latent(500, 16, torch.device("cpu"), torch.Generator().manual_seed(0))
