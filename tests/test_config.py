@@ -31,9 +31,10 @@ def test_paper_hyperparameters_in_dcgan_paper_recipe():
     for name in ("cgan", "acgan", "dcgan-64"):
         derived = load_recipe(name)
         assert not derived.train.ema and "r1_gamma" not in derived.family, name
-    # InfoGAN adds R1 and EMA itself (its samples, not its code agreement, gained from them).
+    # InfoGAN adds R1 and EMA itself, and Q gets the hidden layer of the authors' code.
     info = load_recipe("infogan")
-    assert info.train.ema and info.family["r1_gamma"] == 1.0 and info.train.steps == 2000
+    assert info.train.ema and info.family["r1_gamma"] == 1.0 and info.train.steps == 5000
+    assert info.family["q_hidden"] == 128  # the authors' Q
     assert (info.optim.g_lr, info.optim.d_lr) == (1e-3, 2e-4)  # the paper's rates stay
     # SGAN takes all three of the default's additions (its samples and held-out accuracy gained).
     # A short run cannot tell them from the papers' settings (300 steps: classifier-FID 10.15 vs

@@ -22,8 +22,9 @@ def test_codes_widen_the_generator_input():
     family, G, D = build("infogan")  # tiny: 16-d noise
     assert family.generator_input_dim(62) == 74
     assert (G.noise_dim, G.z_dim, family.z_dim) == (16, 28, 16)
-    assert D.heads["q"].out_features == 12
-    assert build("infogan", "family.learn_std=true")[2].heads["q"].out_features == 14
+    assert D.heads["q"][-1].out_features == 12  # the recipe's Q has a hidden layer
+    assert build("infogan", "family.learn_std=true")[2].heads["q"][-1].out_features == 14
+    assert build("infogan", "family.q_hidden=0")[2].heads["q"].out_features == 12  # one layer
     with pytest.raises(ConfigError):
         InfoGAN(categorical=0, continuous=0)
 
@@ -104,7 +105,7 @@ def test_information_term_trains_q_and_the_d_body_in_the_d_step():
         reals = torch.rand(8, 1, 16, 16, generator=gen) * 2 - 1
         loss, _ = family.d_loss(D, reals, None, family.generate(G, latent).detach(), latent, gen)
         loss.backward()
-        q_grad = D.heads["q"].weight.grad
+        q_grad = D.heads["q"][0].weight.grad
         grads[lam] = D.net[0].weight.grad.clone()
         assert (q_grad is not None and q_grad.abs().sum() > 0) == (lam > 0)
     assert (grads[1.0] - grads[0.0]).abs().max() > 1e-6  # D's first layer learns from MI too
