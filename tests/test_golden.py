@@ -27,6 +27,9 @@ PGGAN = ["data.source=digits", "data.image_size=16", "generator.z_dim=16", "gene
          "train.batch_size=16", "train.progress=false", "train.grid_size=16", "train.log_every=3",
          "train.sample_every=100", "train.ckpt_every=100", "train.steps=5", "train.threads=1"]
 
+# The settings of the papers, for the recipes that took the default's R1, EMA and rate (issue 13).
+PAPER = ["family.r1_gamma=0", "train.ema=false", "optim.g_lr=2e-4", "optim.d_lr=2e-4"]
+
 CASES = {
     # The paper's settings, recorded when they were the default `dcgan` recipe.
     "dcgan": ("dcgan-paper", TINY + ["train.ema=true", "train.ema_half_life_kimg=0.1"]),
@@ -34,15 +37,16 @@ CASES = {
     "dcgan-default": ("dcgan", TINY),
     # The cgan and acgan recipes now append the one-hot label to z (concat); multiply, the
     # conditioning these values were recorded with, stays pinned by the first two cases.
-    "acgan": ("acgan", TINY + ["generator.conditioning=multiply"]),
+    "acgan": ("acgan", TINY + PAPER + ["generator.conditioning=multiply"]),
     "cgan": ("cgan", TINY + ["generator.conditioning=multiply"]),
-    "acgan-concat": ("acgan", TINY),
+    "acgan-concat": ("acgan", TINY + PAPER),
+    "acgan-default": ("acgan", TINY),  # recorded after the recipe took the additions
     "cgan-concat": ("cgan", TINY),
     "wgan-gp": ("wgan-gp", TINY),
     "biggan": ("biggan-mnist", BIGGAN),
     "pggan": ("pggan-mnist", PGGAN),
     # SGAN's paper settings, recorded before its recipe added R1, EMA and Adam 1.6e-3 (issue 13) ...
-    "sgan": ("sgan", TINY + ["family.r1_gamma=0", "train.ema=false", "optim.g_lr=2e-4", "optim.d_lr=2e-4"]),
+    "sgan": ("sgan", TINY + PAPER),
     # ... and the recipe since, recorded after that change.
     "sgan-default": ("sgan", TINY),
 }
