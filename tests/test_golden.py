@@ -38,10 +38,11 @@ CASES = {
     # The cgan and acgan recipes now append the one-hot label to z (concat); multiply, the
     # conditioning these values were recorded with, stays pinned by the first two cases.
     "acgan": ("acgan", TINY + PAPER + ["generator.conditioning=multiply"]),
-    "cgan": ("cgan", TINY + ["generator.conditioning=multiply"]),
+    "cgan": ("cgan", TINY + PAPER + ["generator.conditioning=multiply"]),
     "acgan-concat": ("acgan", TINY + PAPER),
     "acgan-default": ("acgan", TINY),  # recorded after the recipe took the additions
-    "cgan-concat": ("cgan", TINY),
+    "cgan-concat": ("cgan", TINY + PAPER),
+    "cgan-default": ("cgan", TINY),  # recorded after the recipe took the additions
     "wgan-gp": ("wgan-gp", TINY),
     "biggan": ("biggan-mnist", BIGGAN),
     "pggan": ("pggan-mnist", PGGAN),
