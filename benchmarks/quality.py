@@ -4,7 +4,7 @@
                                  [--steps dcgan=8000,...] [--n 2000] [--classifier DIR]
                                  [--set SECTION.KEY=VALUE ... --label NAME]
                                  [--out benchmarks/results/quality] [--work runs/benchmarks/quality]
-                                 [--threads 1] [--device cpu]
+                                 [--threads 1] [--device cpu] [--watch-ema]
 
 For each recipe and seed: train for the recipe's budget (its own train.steps, generator updates; critic
 families take more D steps per G step, so images shown and wall time are reported beside each
@@ -17,6 +17,10 @@ saw. One JSON line per (recipe, seed) in OUT/quality.jsonl: a rerun skips the pa
 (delete a line to redo it). OUT/quality.md is rewritten after every pair: mean ± std per recipe
 over the seeds done, with the machine, the date and the command. Sample grids: OUT/grids/; the
 trained runs: WORK/RECIPE-sSEED (kept, for `ganforge eval` / `sample` later).
+
+--watch-ema keeps an EMA of G beside a recipe that has none: the EMA reads G's weights and
+changes nothing else (G and D train bitwise the same), so one run scores both the recipe (raw G,
+row RECIPE) and the recipe with an EMA (row RECIPE+ema).
 
 The classifier: `python benchmarks/classifier_mnist.py --save runs/benchmarks/classifier-mnist`.
 --steps-scale shrinks the step budgets only: PGGAN's growth schedule (in images) stays the
@@ -84,33 +88,46 @@ def row_name(recipe: str, label: str) -> str:
     return f"{recipe}+{label}" if label else recipe
 
 
-def train_and_score(recipe: str, seed: int, steps: int, args, extractor, out: Path) -> dict:
+def train_and_score(recipe: str, seed: int, steps: int, args, extractor, out: Path) -> list[dict]:
+    """Train one (recipe, seed) pair and score it: one record, or two with --watch-ema (the raw G
+    under the row itself, the EMA kept beside it under ROW+ema)."""
     row = row_name(recipe, args.label)
     run_dir = Path(args.work) / f"{row}-s{seed}"
     if run_dir.exists():  # an unfinished earlier attempt: start the pair again
         shutil.rmtree(run_dir)
+    watch = ["train.ema=true"] if args.watch_ema else []
     cfg = resolve(recipe, [f"train.steps={steps}", f"train.seed={seed}", "train.progress=false",
                            f"train.ckpt_every={steps}", f"train.sample_every={max(1, steps // 4)}",
-                           f"train.threads={args.threads}", f"train.device={args.device}", *args.set])
+                           f"train.threads={args.threads}", f"train.device={args.device}", *args.set, *watch])
     start = time.perf_counter()
     api.train(cfg, out=run_dir)
     wall = time.perf_counter() - start
-    g = api.load(run_dir, device=args.device)
     records = [json.loads(line) for line in run.metrics_path(run_dir).read_text().splitlines()]
     shown = [r["images_seen"] for r in records if "images_seen" in r]
+    common = {"seed": seed, "steps": steps, "images_shown": shown[-1] if shown else None, "wall_s": round(wall, 1)}
+    m_global = [r["m_global"] for r in records if r.get("m_global") is not None]
+    if m_global:  # BEGAN's convergence measure: should fall over training
+        common["m_global_first_min_last"] = [m_global[0], min(m_global), m_global[-1]]
+    if args.watch_ema:
+        # An EMA only reads G's weights: G and D train bitwise as without it, so the raw G is the
+        # row's own result and the EMA a free second row.
+        return [score(api.load(run_dir, device=args.device, ema=False), row, args.set, common, run_dir, args, extractor, out),
+                score(api.load(run_dir, device=args.device), f"{row}+ema", [*args.set, *watch], common, run_dir,
+                      args, extractor, out)]
+    return [score(api.load(run_dir, device=args.device), row, args.set, common, run_dir, args, extractor, out)]
+
+
+def score(g, row: str, overrides: list[str], common: dict, run_dir: Path, args, extractor, out: Path) -> dict:
     metrics = ["fid", "kid", "pr"]
     if g.conditional or getattr(g.family, "categorical", 0):
         metrics.append("acc")
     result = evaluate(g, run.dataset(g.cfg), extractor, metrics, n=args.n, seed=0, source=g.cfg.data.source)
-    record = {"recipe": row, "overrides": args.set, "seed": seed, "steps": steps, "images_shown": shown[-1] if shown else None,
-              "wall_s": round(wall, 1), **{k: result[k] for k in ("fid", "kid", "precision", "recall")}}
+    record = {"recipe": row, "overrides": overrides, **common,
+              **{k: result[k] for k in ("fid", "kid", "precision", "recall")}}
     for key in ("acc", "code_agreement", "code_classes"):
         if key in result:
             record[key] = result[key]
     record["acc_by_class"] = [result[f"acc_{c}"] for c in range(g.num_classes) if f"acc_{c}" in result] or None
-    m_global = [r["m_global"] for r in records if r.get("m_global") is not None]
-    if m_global:  # BEGAN's convergence measure: should fall over training
-        record["m_global_first_min_last"] = [m_global[0], min(m_global), m_global[-1]]
     if g.cfg.family.get("name") == "sgan":
         record["sgan_accuracy"] = run_accuracy(run_dir, device=args.device)
     record.update(baseline_fid=result["baseline"]["fid"], extractor=result["extractor"], n=args.n,
@@ -118,8 +135,8 @@ def train_and_score(recipe: str, seed: int, steps: int, args, extractor, out: Pa
                   command=" ".join(shlex.quote(a) for a in sys.argv))
     grids = out / "grids"
     grids.mkdir(parents=True, exist_ok=True)
-    write_samples(g, 100 if g.conditional else 64, 0, grids / f"{row}-s{seed}.png", "png",
-                  class_grid=g.conditional)
+    write_samples(g, 100 if g.conditional else 64, 0, grids / f"{row}-s{run_dir.name.rsplit('-s', 1)[1]}.png",
+                  "png", class_grid=g.conditional)
     return record
 
 
@@ -177,6 +194,8 @@ def main() -> None:
                         help="override for every recipe run (a variant: name its rows with --label)")
     parser.add_argument("--label", default="", help="rows are named RECIPE+LABEL (needed with --set)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--watch-ema", action="store_true",
+                        help="keep an EMA of G beside each run: the raw G scores the row, the EMA a ROW+ema row")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)  # the scoring too, not only the training
 
@@ -194,15 +213,16 @@ def main() -> None:
     extractor = get_extractor(f"classifier:{args.classifier}", device=args.device)
     finished = done_pairs(log)
     rows = [row_name(r, args.label) for r in recipes]
-    for recipe, row in zip(recipes, rows):
+    rows += [f"{row}+ema" for row in rows] if args.watch_ema else []
+    for recipe, row in zip(recipes, rows[:len(recipes)]):
         for seed in seeds:
             if (row, seed) in finished:
                 print(f"{row} seed {seed}: in {log}, skipped", flush=True)
                 continue
             steps = max(1, round(budgets[recipe] * args.steps_scale))
-            record = train_and_score(recipe, seed, steps, args, extractor, out)
-            append_jsonl(log, record)
-            print(json.dumps({k: record[k] for k in ("recipe", "seed", "steps", "fid", "wall_s")}), flush=True)
+            for record in train_and_score(recipe, seed, steps, args, extractor, out):
+                append_jsonl(log, record)
+                print(json.dumps({k: record[k] for k in ("recipe", "seed", "steps", "fid", "wall_s")}), flush=True)
             write_report(out / "quality.md", [json.loads(line) for line in log.read_text().splitlines()], rows)
     if log.is_file():
         write_report(out / "quality.md", [json.loads(line) for line in log.read_text().splitlines()], rows)

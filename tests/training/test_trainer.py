@@ -67,6 +67,16 @@ def test_resume_is_bitwise_exact(tmp_path, tiny_dcgan, ema):
     assert steps == [2, 3, 4, 6]
 
 
+def test_an_ema_of_g_leaves_g_and_d_training_bitwise_unchanged(tmp_path, tiny_dcgan):
+    # benchmarks/quality.py --watch-ema scores a recipe's raw G and its EMA from one run on this.
+    runs = {ema: _train(tmp_path, f"ema-{ema}", "dcgan", tiny_dcgan + [f"train.ema={ema}", "train.steps=4"])
+            for ema in ("false", "true")}
+    plain, watched = _weights(runs["false"]), _weights(runs["true"])
+    assert "G_ema.net.0.weight" in watched and "G_ema.net.0.weight" not in plain
+    for k in plain:
+        assert torch.equal(plain[k], watched[k]), k
+
+
 def test_checkpoint_keeps_last_k(tmp_path, tiny_dcgan):
     run = _train(tmp_path, "k", "dcgan", tiny_dcgan + ["train.steps=8", "train.ckpt_every=2",
                                                        "train.keep_ckpts=2"])
