@@ -10,7 +10,7 @@ hidden 64, 32x32), outside the GAN game.
 
 Each for PyTorch's default initialisation and for Glorot-uniform weights with zero biases.
 
-    python benchmarks/began_probe.py [--lrs 1e-4,2e-4,5e-4,1e-3] [--steps 800] [--seeds 0,1,2]
+    python benchmarks/began_probe.py [--lrs 1e-4,2e-4,5e-4,1e-3] [--steps 800] [--seeds 0,1,2] [--threads 1]
 """
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ import argparse
 import time
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ganforge.data.bundled import mnist_5k
+from ganforge.data.sources import load_dataset
+from ganforge.images import from_uint8
 from ganforge.models.began import BEGANDiscriminator, BEGANGenerator
 
 SHAPE, WIDTH, HIDDEN, Z = (1, 32, 32), 32, 64, 64
@@ -38,9 +38,8 @@ INITS = {"default": lambda module: None, "glorot": glorot}
 
 
 def digits() -> torch.Tensor:
-    images, _ = mnist_5k()
-    x = torch.from_numpy(images.copy()).float() / 127.5 - 1
-    return F.interpolate(x, size=SHAPE[-1], mode="bilinear", align_corners=False)
+    """The bundled digits as the recipe's training sees them: 32x32, in [-1, 1]."""
+    return from_uint8(load_dataset("mnist", image_size=SHAPE[-1]).images)
 
 
 def signal(x: torch.Tensor, seeds: list[int]) -> None:
@@ -49,7 +48,8 @@ def signal(x: torch.Tensor, seeds: list[int]) -> None:
         for seed in seeds:
             torch.manual_seed(seed)
             D, G = BEGANDiscriminator(SHAPE, width=WIDTH, hidden=HIDDEN), BEGANGenerator(SHAPE, z_dim=Z, width=WIDTH)
-            init(D), init(G)
+            init(D)
+            init(G)
             with torch.no_grad():
                 d = D.reconstruct(x[:32]).std(0).mean().item()
                 g = G.decoder(torch.randn(32, Z)).std(0).mean().item()
