@@ -266,20 +266,25 @@ def parse_set_args(pairs: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def validate_component(section: str, params: dict, registry: dict[str, Callable],
-                       extra: dict[str, Any] | None = None) -> dict:
+# Keys a component section takes that are not its constructor's, with their defaults (which fix
+# their types): the discriminator's `pack` configures the wrapper around D
+# (training/discriminator_input.py). Kept here so that training and reading a run's config.json
+# accept the same sections.
+WRAPPER_KEYS = {"discriminator": {"pack": 1}}
+
+
+def validate_component(section: str, params: dict, registry: dict[str, Callable]) -> dict:
     """Check a component section against the constructor it names; return typed parameters.
 
     The constructor's keyword arguments with defaults are the valid keys; their defaults fix the
-    types. Arguments the trainer supplies (data shape, class count) are not settable here.
-    `extra`: keys the section also takes that are not the constructor's (e.g. the discriminator's
-    `pack`, applied by a wrapper), with their defaults; they are checked and typed the same way.
+    types. Arguments the trainer supplies (data shape, class count) are not settable here. The
+    section's WRAPPER_KEYS are checked and typed the same way.
     """
     name = params.get("name")
     if not isinstance(name, str) or name not in registry:
         hint = did_you_mean(name, registry) if isinstance(name, str) else ""
         raise ConfigError(f"unknown {section} {name!r};{hint} valid: {', '.join(sorted(registry))}")
-    settable = {**settable_parameters(registry[name]), **(extra or {})}
+    settable = {**settable_parameters(registry[name]), **WRAPPER_KEYS.get(section, {})}
     typed = {"name": name}
     for key, value in params.items():
         if key == "name":

@@ -13,7 +13,7 @@ from ..limits import check_allocation
 from ..families import FAMILIES, Family
 from ..models import DISCRIMINATORS, GENERATORS, Discriminator, Generator
 from ..nn.augment import DiffAugment
-from .discriminator_input import WRAPPER_KEYS, discriminator_shape, model_section, wrap_discriminator
+from .discriminator_input import discriminator_shape, model_section, wrap_discriminator
 
 
 @dataclass
@@ -28,8 +28,7 @@ def validated_sections(cfg: Config) -> tuple[dict, dict, dict]:
     """Typed parameters of the family, generator and discriminator sections (errors if unknown)."""
     family = validate_component("family", cfg.family, FAMILIES)
     gen = validate_component("generator", cfg.generator, GENERATORS)
-    disc = model_section(validate_component("discriminator", cfg.discriminator, DISCRIMINATORS,
-                                            extra=WRAPPER_KEYS))
+    disc = model_section(validate_component("discriminator", cfg.discriminator, DISCRIMINATORS))
     return family, gen, disc
 
 

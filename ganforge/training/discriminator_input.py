@@ -8,21 +8,18 @@ from __future__ import annotations
 import torch
 
 from ..collectives import mean_over_processes
-from ..config import Config
+from ..config import WRAPPER_KEYS, Config
 from ..errors import ConfigError
 from ..models.discriminator_input import DiscriminatorInput, packed_shape
 from ..nn.augment import DiffAugment, parse_policy
 
-# Keys of the [discriminator] section that configure the wrapper, not the model's constructor,
-# with their defaults (which also fix their types).
-WRAPPER_KEYS = {"pack": 1}
 # Losses whose logit is positive for "real": ADA's r_t = E[sign(D(x_real))] means something.
 SIGNED_LOSSES = ("nonsaturating", "saturating", "hinge")
 
 
 def model_section(section: dict) -> dict:
     """The [discriminator] section as the model's constructor sees it."""
-    return {k: v for k, v in section.items() if k not in WRAPPER_KEYS}
+    return {k: v for k, v in section.items() if k not in WRAPPER_KEYS["discriminator"]}
 
 
 def pack_factor(cfg: Config) -> int:

@@ -160,6 +160,8 @@ def test_tiny_runs_train_with_the_options(tmp_path, recipe, sets):
     weights = load_file(str(ckpt.checkpoint_dirs(run)[-1] / ckpt.WEIGHTS))
     assert ("D.augment.p" in weights) == any(s.startswith("train.augment") for s in sets)
     assert ("aug_p" in log[-1]) == any("ada_target" in s for s in sets)
+    # The run's config.json is read back with every option it was trained with.
+    assert api.load(run).sample(2, seed=0).shape[0] == 2
 
 
 def test_resume_with_augmentation_and_ada_is_bitwise_exact(tmp_path):
