@@ -23,7 +23,7 @@ def model_section(section: dict) -> dict:
 
 
 def pack_factor(cfg: Config) -> int:
-    pack = cfg.discriminator.get("pack", 1)
+    pack = cfg.discriminator.get("pack", WRAPPER_KEYS["discriminator"]["pack"])
     if isinstance(pack, bool) or not isinstance(pack, int) or pack < 1:
         raise ConfigError(f"discriminator.pack must be >= 1 (1: off), got {pack}")
     return pack
