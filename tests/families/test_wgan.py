@@ -86,7 +86,7 @@ def test_wgan_gp_recipe_critic_has_no_batchnorm_and_fresh_fakes():
     assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in D.modules())
     cfg = resolve("wgan-gp")
     assert cfg.family == {"name": "wgan-gp", "loss": "wasserstein", "d_steps": 5, "gp_weight": 10.0}
-    # 5x the paper's 1e-4 (issue 13: ~2,000 G steps fit 20 minutes of CPU), the authors' betas
+    # 5x the paper's 1e-4 (issue 13: ~2,300 G steps fit 20 minutes on 2 cores), the authors' betas
     assert (cfg.optim.name, cfg.optim.g_lr, cfg.optim.d_lr, cfg.optim.betas) == ("adam", 5e-4, 5e-4, (0.5, 0.9))
     assert cfg.train.steps == 1800
     assert not family.reuses_fakes  # d_steps > 1: each critic step draws fresh fakes
