@@ -41,6 +41,9 @@ class OptimConfig:
     d_lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
     eps: float = 1e-8
+    decay_start: float = 1.0       # share of train.steps after which both rates fall linearly towards
+                                   # 0 (1: constant); it follows train.steps, so a resume that raises
+                                   # train.steps stretches the decay
 
 
 @dataclass

@@ -84,6 +84,7 @@ CONFIG = {
     "optim.d_lr": _float(0, 10, lo_open=True),
     "optim.betas": _float(0, 1, hi_open=True),
     "optim.eps": _float(0, 1, lo_open=True),
+    "optim.decay_start": _float(0, 1, "1: constant rates"),
     "train.steps": _int(0, BIG),
     "train.batch_size": _int(1, 65_536),
     "train.seed": SHARED["seed"],

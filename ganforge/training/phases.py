@@ -88,6 +88,16 @@ def build_phases(cfg: Config, family: Family, G: nn.Module, D: nn.Module, rt: Ru
     return Phases(D=built["D"], G=built["G"])
 
 
+def decay_factor(step: int, steps: int, decay_start: float) -> float:
+    """The share of the base rates used by update `step` (0-based) of a `steps`-update run: 1 until
+    decay_start * steps, then falling linearly to 1 / (updates left at the start of the decay) at the
+    last update, so no update runs at rate 0. decay_start 1 keeps the rates constant."""
+    start = decay_start * steps
+    if decay_start >= 1 or step < start:
+        return 1.0
+    return (steps - step) / (steps - start)
+
+
 def optimizer(cfg: Config, params, lr: float) -> torch.optim.Optimizer:
     o = cfg.optim
     if o.name == "adam":

@@ -36,7 +36,7 @@ from .evaluation import PeriodicEvaluation
 from .logbook import MetricsLog, StatsAccumulator
 from .loggers import Loggers, open_loggers
 from .progress import Progress, make_progress
-from .phases import Phase, build_phases
+from .phases import Phase, build_phases, decay_factor
 from .runtime import Runtime, compile_modules, fastest_layout, resolve_runtime, sync_batchnorms
 
 # Debugging DDP: every rank writes DIR/rank-<r>.json at the end of train() with a hash of its
@@ -206,6 +206,10 @@ class Trainer:
         forward when distributed); nothing here waits for the device: statistics stay tensors
         until a logging step reads them."""
         self.family.before_step(self.control)
+        if self.cfg.optim.decay_start < 1:  # after before_step: PGGAN may have rebuilt the optimisers
+            factor = decay_factor(self.step, self.cfg.train.steps, self.cfg.optim.decay_start)
+            for phase in self.phases:
+                phase.set_lr_scale(self.lr_scale * factor)
         kept = None  # (latent, fakes) of the last D update, reused by the G update when allowed
         for _ in range(self.family.d_steps_at(self.step)):
             kept = self._d_update(stats)

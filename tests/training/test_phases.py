@@ -1,13 +1,16 @@
 """The trainer's phases: what each optimiser holds, lazy R1 as a regularizer phase, and resets."""
 import json
 
+import pytest
 import torch
 
 from ganforge import api
 from ganforge.config import resolve
 from ganforge.objectives.regularizers import LazyRegularizer
 from ganforge.training import checkpoint as ckpt
+from ganforge.errors import ConfigError
 from ganforge.training.logbook import StatsAccumulator
+from ganforge.training.phases import decay_factor
 from ganforge.training.trainer import Trainer
 from tests.conftest import TINY_DCGAN
 
@@ -77,3 +80,41 @@ def test_reset_optimizers_builds_fresh_phases_and_keeps_gradient_syncs(tmp_path)
     assert trainer.phases.D.opt.state_dict()["state"] == {}
     trainer._train_step(StatsAccumulator())  # gradients flags are set afresh for the new phases
     assert trainer._grads_for is trainer.phases.G
+
+
+def test_decay_factor_holds_then_falls_linearly_without_reaching_zero():
+    assert [decay_factor(s, 8, 0.5) for s in range(8)] == [1, 1, 1, 1, 1.0, 0.75, 0.5, 0.25]
+    assert [decay_factor(s, 4, 0.0) for s in range(4)] == [1.0, 0.75, 0.5, 0.25]
+    assert {decay_factor(s, 8, 1.0) for s in range(8)} == {1.0}
+
+
+def test_decay_start_lowers_both_rates_each_step_and_resumes_exactly(tmp_path):
+    decay = ["optim.decay_start=0.5", "optim.g_lr=1e-3", "optim.d_lr=4e-4"]
+    trainer = Trainer(resolve("dcgan-paper", TINY_DCGAN + decay + ["train.steps=8"]), tmp_path / "t")
+    rates = []
+    for step in range(1, 9):
+        trainer.train(until=step)
+        rates += [trainer.phases.G.opt.param_groups[0]["lr"], trainer.phases.D.opt.param_groups[0]["lr"]]
+    expected = [rate * f for f in (1, 1, 1, 1, 1, 0.75, 0.5, 0.25) for rate in (1e-3, 4e-4)]
+    assert rates == pytest.approx(expected)
+
+    steps = ["train.steps=8", "train.ckpt_every=4"]
+    straight = api.train(resolve("dcgan", TINY_DCGAN + decay + steps), out=tmp_path / "straight")
+    plain = api.train(resolve("dcgan", TINY_DCGAN + decay[1:] + steps), out=tmp_path / "plain")
+    # Stopped at step 4 of the same 8-step run (the decay follows train.steps), then resumed.
+    cut = tmp_path / "cut"
+    Trainer(resolve("dcgan", TINY_DCGAN + decay + steps), cut).train(until=4)
+    resumed = api.resume(cut)
+
+    def weights(run):
+        return ckpt.load_checkpoint(ckpt.checkpoint_dirs(run)[-1], with_state=False)[0]["G"]
+
+    a, b, c = weights(straight), weights(resumed), weights(plain)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5])
+def test_decay_start_outside_0_1_is_refused(value):
+    with pytest.raises(ConfigError, match="optim.decay_start"):
+        resolve("dcgan", [f"optim.decay_start={value}"])
