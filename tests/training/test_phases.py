@@ -6,9 +6,9 @@ import torch
 
 from ganforge import api
 from ganforge.config import resolve
+from ganforge.errors import ConfigError
 from ganforge.objectives.regularizers import LazyRegularizer
 from ganforge.training import checkpoint as ckpt
-from ganforge.errors import ConfigError
 from ganforge.training.logbook import StatsAccumulator
 from ganforge.training.phases import decay_factor
 from ganforge.training.trainer import Trainer
