@@ -8,9 +8,10 @@ hidden 64, 32x32), outside the GAN game.
    recipe's), per learning rate: how soon its error leaves 0.263, the error of drawing every digit
    as pure background.
 
-Each for PyTorch's default initialisation and for Glorot-uniform weights with zero biases.
+Each for PyTorch's default initialisation and for Glorot-uniform weights with zero biases;
+--skip builds both networks with the paper's skip connections (models/began.py).
 
-    python benchmarks/began_probe.py [--lrs 1e-4,2e-4,5e-4,1e-3] [--steps 800] [--seeds 0,1,2] [--threads 1]
+    python benchmarks/began_probe.py [--lrs 1e-4,2e-4,5e-4,1e-3] [--steps 800] [--seeds 0,1,2] [--threads 1] [--skip]
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from ganforge.images import from_uint8
 from ganforge.models.began import BEGANDiscriminator, BEGANGenerator
 
 SHAPE, WIDTH, HIDDEN, Z = (1, 32, 32), 32, 64, 64
+SKIP = False  # set by --skip
 
 
 def glorot(module: nn.Module) -> None:
@@ -47,7 +49,8 @@ def signal(x: torch.Tensor, seeds: list[int]) -> None:
     for name, init in INITS.items():
         for seed in seeds:
             torch.manual_seed(seed)
-            D, G = BEGANDiscriminator(SHAPE, width=WIDTH, hidden=HIDDEN), BEGANGenerator(SHAPE, z_dim=Z, width=WIDTH)
+            D, G = (BEGANDiscriminator(SHAPE, width=WIDTH, hidden=HIDDEN, skip=SKIP),
+                    BEGANGenerator(SHAPE, z_dim=Z, width=WIDTH, skip=SKIP))
             init(D)
             init(G)
             with torch.no_grad():
@@ -64,7 +67,7 @@ def autoencoder(x: torch.Tensor, lrs: list[float], steps: int) -> None:
     for name, init in INITS.items():
         for lr in lrs:
             torch.manual_seed(0)
-            D = BEGANDiscriminator(SHAPE, width=WIDTH, hidden=HIDDEN)
+            D = BEGANDiscriminator(SHAPE, width=WIDTH, hidden=HIDDEN, skip=SKIP)
             init(D)
             opt = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
             pick, row, start = torch.Generator().manual_seed(0), [], time.time()
@@ -84,7 +87,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=800)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--skip", action="store_true", help="the decoders' skip connections")
     args = parser.parse_args()
+    global SKIP
+    SKIP = args.skip
     torch.set_num_threads(args.threads)
     x = digits()
     signal(x, [int(s) for s in args.seeds.split(",")])

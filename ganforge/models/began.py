@@ -8,6 +8,12 @@ then a fully connected layer to the embedding h. Decoder: a fully connected laye
 upsampling between blocks, and a 3x3 convolution to the image channels. ELU after every
 convolution except the last. The number of scales follows the image size (8 * 2^k).
 
+`skip=True` adds the paper's optional skip connections (its section 3.5): after every upsampling
+the decoder's map is concatenated with its first 8x8 map h0, upsampled to the same size, so the
+embedding reaches every scale without passing through all the convolutions before it. Without
+them, PyTorch's default initialisation leaves a decoder's output nearly independent of its input
+through the ~12 ELU convolutions at 32x32 (benchmarks/RESULTS.md, BEGAN).
+
 The generator applies tanh to the decoder's output so its samples lie in [-1, 1] like every
 ganforge generator; the discriminator's reconstruction has no output activation (as in the paper).
 """
@@ -56,30 +62,39 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    def __init__(self, channels: int, width: int, hidden: int, scales: int):
+    def __init__(self, channels: int, width: int, hidden: int, scales: int, skip: bool = False):
         super().__init__()
-        self.width = width
+        self.width, self.skip = width, skip
         self.fc = nn.Linear(hidden, width * BASE * BASE)
         layers: list[nn.Module] = []
         for i in range(scales + 1):
-            layers += [_conv(width, width), nn.ELU(), _conv(width, width), nn.ELU()]
+            first_in = 2 * width if skip and i > 0 else width  # h0 joins after each upsampling
+            layers += [_conv(first_in, width), nn.ELU(), _conv(width, width), nn.ELU()]
             if i < scales:
                 layers.append(nn.Upsample(scale_factor=2, mode="nearest"))
         layers.append(_conv(width, channels))
         self.net = nn.Sequential(*layers)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.net(self.fc(h).view(h.shape[0], self.width, BASE, BASE))
+        h0 = self.fc(h).view(h.shape[0], self.width, BASE, BASE)
+        if not self.skip:
+            return self.net(h0)
+        x = h0
+        for layer in self.net:
+            x = layer(x)
+            if isinstance(layer, nn.Upsample):
+                x = torch.cat([x, nn.functional.interpolate(h0, size=x.shape[-2:], mode="nearest")], 1)
+        return x
 
 
 class BEGANGenerator(Generator):
     """The decoder's architecture from z (the paper's N_z = h = 64, n = 128 filters)."""
 
     def __init__(self, data_shape: tuple[int, ...], num_classes: int = 0, z_dim: int = 64,
-                 width: int = 64, conditioning: str = "none"):
+                 width: int = 64, conditioning: str = "none", skip: bool = False):
         super().__init__(z_dim, num_classes, conditioning)
         channels, scales = _scales(data_shape)
-        self.decoder = Decoder(channels, width, self.input_dim, scales)
+        self.decoder = Decoder(channels, width, self.input_dim, scales, skip)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return torch.tanh(self.decoder(self.condition(z, labels)))
@@ -91,11 +106,11 @@ class BEGANDiscriminator(Discriminator):
     code that treats D as a scorer (penalties, probes) still works."""
 
     def __init__(self, data_shape: tuple[int, ...], num_classes: int = 0, width: int = 64,
-                 hidden: int = 64):
+                 hidden: int = 64, skip: bool = False):
         super().__init__(data_shape, num_classes, "none")
         channels, scales = _scales(data_shape)
         self.encoder = Encoder(channels, width, hidden, scales)
-        self.decoder = Decoder(channels, width, hidden, scales)
+        self.decoder = Decoder(channels, width, hidden, scales, skip)
         self.feature_dim = hidden  # heads (add_head) attach to the embedding
 
     def features(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:

@@ -35,6 +35,24 @@ def test_models_follow_the_paper_layout():
             BEGANDiscriminator(shape)
 
 
+@pytest.mark.parametrize("skip", [False, True])
+def test_skip_connections_carry_h0_to_the_last_scale(skip):
+    """With every convolution before the last upsampling zeroed, the image ignores h unless the
+    decoder's skip connections bring h0 to the last scale."""
+    torch.manual_seed(0)
+    G = BEGANGenerator((1, 32, 32), z_dim=8, width=4, skip=skip)
+    convs = [m for m in G.decoder.net if isinstance(m, nn.Conv2d)]
+    assert [m.in_channels for m in convs] == ([4, 4, 8, 4, 8, 4, 4] if skip else [4] * 7)
+    with torch.no_grad():
+        for conv in convs[:4]:  # the 8x8 and 16x16 blocks
+            conv.weight.zero_()
+            conv.bias.zero_()
+        a, b = G(torch.randn(1, 8)), G(torch.randn(1, 8))
+    assert ((a - b).abs().max() > 1e-3) == skip
+    D = BEGANDiscriminator((1, 32, 32), width=4, hidden=8, skip=skip)
+    assert D.reconstruct(a).shape == a.shape
+
+
 class MeanEnergy(nn.Module):
     """A stand-in auto-encoder whose reconstruction error L(v) is the mean of v."""
 
