@@ -61,6 +61,8 @@ VARIANTS_2D = {
     "gan-2d, ema + mbstd 4": ("gan-2d", EMA_2D + ["discriminator.mbstd_group=4"]),
     # Tighter modes: both rates fall linearly to ~0 over the second half of the run.
     "gan-2d, ema + r1 + decay": ("gan-2d", EMA_2D + ["family.r1_gamma=0.1", "optim.decay_start=0.5"]),
+    "wgan-gp-2d, ema": ("wgan-gp-2d", EMA_2D),
+    "wgan-gp-2d, ema + decay": ("wgan-gp-2d", EMA_2D + ["optim.decay_start=0.5"]),
 }
 
 
