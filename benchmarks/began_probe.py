@@ -26,7 +26,6 @@ from ganforge.images import from_uint8
 from ganforge.models.began import BEGANDiscriminator, BEGANGenerator
 
 SHAPE, WIDTH, HIDDEN, Z = (1, 32, 32), 32, 64, 64
-SKIP = False  # set by --skip
 
 
 def glorot(module: nn.Module) -> None:
@@ -44,13 +43,13 @@ def digits() -> torch.Tensor:
     return from_uint8(load_dataset("mnist", image_size=SHAPE[-1]).images)
 
 
-def signal(x: torch.Tensor, seeds: list[int]) -> None:
+def signal(x: torch.Tensor, seeds: list[int], skip: bool) -> None:
     print("| init | seed | D reconstruction spread | G image spread (before tanh) |\n|---|---|---|---|")
     for name, init in INITS.items():
         for seed in seeds:
             torch.manual_seed(seed)
-            D, G = (BEGANDiscriminator(SHAPE, width=WIDTH, hidden=HIDDEN, skip=SKIP),
-                    BEGANGenerator(SHAPE, z_dim=Z, width=WIDTH, skip=SKIP))
+            D, G = (BEGANDiscriminator(SHAPE, width=WIDTH, hidden=HIDDEN, skip=skip),
+                    BEGANGenerator(SHAPE, z_dim=Z, width=WIDTH, skip=skip))
             init(D)
             init(G)
             with torch.no_grad():
@@ -59,7 +58,7 @@ def signal(x: torch.Tensor, seeds: list[int]) -> None:
             print(f"| {name} | {seed} | {d:.2e} | {g:.2e} |")
 
 
-def autoencoder(x: torch.Tensor, lrs: list[float], steps: int) -> None:
+def autoencoder(x: torch.Tensor, lrs: list[float], steps: int, skip: bool) -> None:
     marks = list(range(100, steps + 1, 100))
     print(f"\nAll-background error: {(x + 1).abs().mean().item():.3f}\n")
     print("| init | lr | " + " | ".join(f"step {s}" for s in marks) + " | s |")
@@ -67,7 +66,7 @@ def autoencoder(x: torch.Tensor, lrs: list[float], steps: int) -> None:
     for name, init in INITS.items():
         for lr in lrs:
             torch.manual_seed(0)
-            D = BEGANDiscriminator(SHAPE, width=WIDTH, hidden=HIDDEN, skip=SKIP)
+            D = BEGANDiscriminator(SHAPE, width=WIDTH, hidden=HIDDEN, skip=skip)
             init(D)
             opt = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
             pick, row, start = torch.Generator().manual_seed(0), [], time.time()
@@ -89,12 +88,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip", action="store_true", help="the decoders' skip connections")
     args = parser.parse_args()
-    global SKIP
-    SKIP = args.skip
     torch.set_num_threads(args.threads)
     x = digits()
-    signal(x, [int(s) for s in args.seeds.split(",")])
-    autoencoder(x, [float(v) for v in args.lrs.split(",")], args.steps)
+    signal(x, [int(s) for s in args.seeds.split(",")], args.skip)
+    autoencoder(x, [float(v) for v in args.lrs.split(",")], args.steps, args.skip)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ then a fully connected layer to the embedding h. Decoder: a fully connected laye
 upsampling between blocks, and a 3x3 convolution to the image channels. ELU after every
 convolution except the last. The number of scales follows the image size (8 * 2^k).
 
-`skip=True` adds the paper's optional skip connections (its section 3.5): after every upsampling
+`skip=True` adds the paper's optional skip connections: after every upsampling
 the decoder's map is concatenated with its first 8x8 map h0, upsampled to the same size, so the
 embedding reaches every scale without passing through all the convolutions before it. Without
 them, PyTorch's default initialisation leaves a decoder's output nearly independent of its input
@@ -77,12 +77,10 @@ class Decoder(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         h0 = self.fc(h).view(h.shape[0], self.width, BASE, BASE)
-        if not self.skip:
-            return self.net(h0)
         x = h0
         for layer in self.net:
             x = layer(x)
-            if isinstance(layer, nn.Upsample):
+            if self.skip and isinstance(layer, nn.Upsample):
                 x = torch.cat([x, nn.functional.interpolate(h0, size=x.shape[-2:], mode="nearest")], 1)
         return x
 
