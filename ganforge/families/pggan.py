@@ -3,7 +3,8 @@ Variation"): WGAN-GP with a drift term, trained while G and D grow from 4x4 to f
 
 The growing schedule is counted in images shown. Stage 0 (4x4) is trained for `stable_kimg`; each
 later stage first fades in for `transition_kimg` (alpha rising linearly from 0 to 1), then trains
-stably for `stable_kimg`. The last stage stays on once its schedule is over. The stage and alpha
+stably for `stable_kimg` (the last stage for `last_stable_kimg` when set: the paper, too, trains its
+final resolution longest). The last stage stays on once its schedule is over. The stage and alpha
 follow from the number of images shown alone, so a resumed run continues exactly where it stopped.
 
 At every phase boundary (a fade-in starts or ends) Adam's state is reset, as in the authors' code;
@@ -45,6 +46,7 @@ class GrowthSchedule:
     stable_images: int
     transition_images: int
     num_stages: int
+    last_stable_images: int | None = None  # the last stage's stable phase; None: stable_images
 
     def at(self, images_seen: int) -> Phase:
         last = self.num_stages - 1
@@ -70,7 +72,9 @@ class GrowthSchedule:
     @property
     def total_images(self) -> int:
         """Images until the last stage has had its fade-in and its stable phase."""
-        return self.phase_start(2 * self.num_stages - 1)
+        if self.last_stable_images is None:
+            return self.phase_start(2 * self.num_stages - 1)
+        return self.phase_start(2 * self.num_stages - 2) + self.last_stable_images
 
 
 def _images(kimg: float) -> int:
@@ -86,13 +90,14 @@ class PGGAN(Family):
     drift_weight: float = 0.001
     stable_kimg: float = 600.0
     transition_kimg: float = 600.0
+    last_stable_kimg: float | None = None  # the last stage's stable phase; None: stable_kimg
     batch_sizes: tuple[int, ...] = ()  # per stage from 4x4; empty: train.batch_size throughout
     reset_optimizer_state: bool = True
 
     def __post_init__(self):
         super().__post_init__()
-        if self.stable_kimg < 0 or self.transition_kimg < 0:
-            raise ConfigError("family.stable_kimg and family.transition_kimg must be >= 0")
+        if self.stable_kimg < 0 or self.transition_kimg < 0 or (self.last_stable_kimg or 0) < 0:
+            raise ConfigError("family.stable_kimg, transition_kimg and last_stable_kimg must be >= 0")
         try:
             self.batch_sizes = tuple(int(b) for b in self.batch_sizes)
         except (TypeError, ValueError):
@@ -111,8 +116,7 @@ class PGGAN(Family):
         if G.num_stages != D.num_stages:
             raise ConfigError("the PGGAN generator and discriminator disagree on the image size")
         self.G, self.D = G, D
-        self.schedule = GrowthSchedule(_images(self.stable_kimg), _images(self.transition_kimg),
-                                       G.num_stages)
+        self.schedule = self._schedule(G.num_stages)
         self._grow(self.schedule.at(0))
 
     def batch_size_at(self, stage: int, default: int) -> int:
@@ -123,7 +127,7 @@ class PGGAN(Family):
     def steps_to_finish(self, num_stages: int, batch_size: int) -> int:
         """Generator steps until the whole schedule has been shown to D (`d_steps` batches per
         step), with one process and no gradient accumulation: the value for train.steps."""
-        schedule = GrowthSchedule(_images(self.stable_kimg), _images(self.transition_kimg), num_stages)
+        schedule = self._schedule(num_stages)
         goal, last = schedule.total_images, 2 * (num_stages - 1)
         shown, steps = 0, 0
         while shown < goal:
@@ -136,6 +140,10 @@ class PGGAN(Family):
         return steps
 
     # ---- the schedule
+    def _schedule(self, num_stages: int) -> GrowthSchedule:
+        last = None if self.last_stable_kimg is None else _images(self.last_stable_kimg)
+        return GrowthSchedule(_images(self.stable_kimg), _images(self.transition_kimg), num_stages, last)
+
     def before_step(self, control) -> None:
         phase = self.schedule.at(control.images_seen)
         control.set_batch_size(self.batch_size_at(phase.stage, control.batch_size))

@@ -14,8 +14,10 @@ embedding reaches every scale without passing through all the convolutions befor
 them, PyTorch's default initialisation leaves a decoder's output nearly independent of its input
 through the ~12 ELU convolutions at 32x32 (benchmarks/RESULTS.md, BEGAN).
 
-The generator applies tanh to the decoder's output so its samples lie in [-1, 1] like every
-ganforge generator; the discriminator's reconstruction has no output activation (as in the paper).
+The generator applies tanh to the decoder's output so its samples lie in [-1, 1] like most
+ganforge generators; `tanh=False` leaves it linear, as the paper's decoder (and PGGAN's G; images
+are clamped to [-1, 1] only when written). The discriminator's reconstruction has no output
+activation (as in the paper).
 """
 from __future__ import annotations
 
@@ -89,13 +91,15 @@ class BEGANGenerator(Generator):
     """The decoder's architecture from z (the paper's N_z = h = 64, n = 128 filters)."""
 
     def __init__(self, data_shape: tuple[int, ...], num_classes: int = 0, z_dim: int = 64,
-                 width: int = 64, conditioning: str = "none", skip: bool = False):
+                 width: int = 64, conditioning: str = "none", skip: bool = False, tanh: bool = True):
         super().__init__(z_dim, num_classes, conditioning)
         channels, scales = _scales(data_shape)
         self.decoder = Decoder(channels, width, self.input_dim, scales, skip)
+        self.tanh = tanh
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return torch.tanh(self.decoder(self.condition(z, labels)))
+        x = self.decoder(self.condition(z, labels))
+        return torch.tanh(x) if self.tanh else x
 
 
 class BEGANDiscriminator(Discriminator):

@@ -35,6 +35,21 @@ def test_models_follow_the_paper_layout():
             BEGANDiscriminator(shape)
 
 
+def test_linear_output_is_the_decoder_itself():
+    """tanh=False (the paper's linear decoder output) returns the decoder's values unsquashed;
+    the default squashes the same values with tanh."""
+    torch.manual_seed(0)
+    G = BEGANGenerator((1, 16, 16), z_dim=8, width=4, tanh=False)
+    with torch.no_grad():
+        G.decoder.net[-1].bias.fill_(3.0)  # push the output past tanh's range
+        z = torch.randn(3, 8)
+        linear = G(z)
+        G.tanh = True
+        squashed = G(z)
+    assert linear.min() > 1.5
+    torch.testing.assert_close(squashed, torch.tanh(linear))
+
+
 @pytest.mark.parametrize("skip", [False, True])
 def test_skip_connections_carry_h0_to_the_last_scale(skip):
     """With every convolution before the last upsampling zeroed, the image ignores h unless the

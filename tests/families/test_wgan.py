@@ -44,9 +44,12 @@ def test_weights_stay_clipped_after_training_steps(tmp_path):
     assert generator.abs().max() > 0.05  # only the critic is clipped
 
 
-def test_wgan_recipe_has_the_paper_optimiser():
+def test_wgan_recipe_has_the_paper_method_at_8x_its_rate():
+    """The paper's critic, clipping, critic steps and RMSprop; the rate 8x the paper's 5e-5,
+    decaying over the second half (issue 13: 131 -> 39 classifier-FID over three seeds)."""
     cfg = resolve("wgan")
-    assert (cfg.optim.name, cfg.optim.g_lr, cfg.optim.d_lr) == ("rmsprop", 5e-5, 5e-5)
+    assert (cfg.optim.name, cfg.optim.g_lr, cfg.optim.d_lr) == ("rmsprop", 4e-4, 4e-4)
+    assert (cfg.optim.decay_start, cfg.train.steps, cfg.train.ema) == (0.5, 2500, False)
     assert WGAN(**{k: v for k, v in cfg.family.items() if k != "name"}) == WGAN()
 
 

@@ -241,3 +241,17 @@ def test_steps_to_finish_counts_whole_steps_per_phase():
     assert PGGAN(stable_kimg=0.1, transition_kimg=0.05).steps_to_finish(4, 10) == 55
     # Two D batches per step: 20 images a step; 5 + 3 + 5 + 2 + 5 + 3 + 5 steps over the phases.
     assert PGGAN(stable_kimg=0.1, transition_kimg=0.05, d_steps=2).steps_to_finish(4, 10) == 28
+
+
+def test_last_stable_phase_can_be_longer_than_the_others():
+    """last_stable_kimg lengthens only the final stage's stable phase: every boundary before it
+    stays where it was, the schedule's total and train.steps grow by the extra images."""
+    plain = GrowthSchedule(100, 50, 3)
+    longer = GrowthSchedule(100, 50, 3, last_stable_images=400)
+    assert plain.total_images == 100 + 150 + 150 and longer.total_images == 100 + 150 + 50 + 400
+    assert [longer.at(n) for n in range(0, 700, 10)] == [plain.at(n) for n in range(0, 700, 10)]
+    assert GrowthSchedule(100, 50, 1, last_stable_images=400).total_images == 400  # one stage: 4x4 only
+    assert PGGAN(stable_kimg=0.1, transition_kimg=0.05, last_stable_kimg=0.4).steps_to_finish(3, 10) == 70
+    assert PGGAN(stable_kimg=0.1, transition_kimg=0.05).steps_to_finish(3, 10) == 40
+    with pytest.raises(ConfigError):
+        PGGAN(last_stable_kimg=-1)
