@@ -72,9 +72,8 @@ class GrowthSchedule:
     @property
     def total_images(self) -> int:
         """Images until the last stage has had its fade-in and its stable phase."""
-        if self.last_stable_images is None:
-            return self.phase_start(2 * self.num_stages - 1)
-        return self.phase_start(2 * self.num_stages - 2) + self.last_stable_images
+        last = self.stable_images if self.last_stable_images is None else self.last_stable_images
+        return self.phase_start(2 * self.num_stages - 2) + last
 
 
 def _images(kimg: float) -> int:
