@@ -30,9 +30,10 @@ def test_paper_hyperparameters_in_dcgan_paper_recipe():
     assert default.generator == cfg.generator and default.discriminator == cfg.discriminator
     derived = load_recipe("dcgan-64")
     assert not derived.train.ema and "r1_gamma" not in derived.family
-    # InfoGAN adds R1 and EMA itself, and Q gets the hidden layer of the authors' code.
+    # InfoGAN adds R1 and EMA itself, Q gets the hidden layer of the authors' code, and it trains
+    # 12,000 steps (issue 13: FID and code agreement still improve after 5,000).
     info = load_recipe("infogan")
-    assert info.train.ema and info.family["r1_gamma"] == 1.0 and info.train.steps == 5000
+    assert info.train.ema and info.family["r1_gamma"] == 1.0 and info.train.steps == 12000
     assert info.family["q_hidden"] == 128  # the authors' Q
     assert (info.optim.g_lr, info.optim.d_lr) == (1e-3, 2e-4)  # the paper's rates stay
     # SGAN, ACGAN and CGAN take all three of the default's additions (their samples gained).
