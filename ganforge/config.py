@@ -85,6 +85,9 @@ class EvalConfig:
 
 
 LOGGERS = ("tensorboard", "wandb")  # train.logger values (ganforge.training.loggers)
+# eval.metrics values (the keys of ganforge.metrics.registry.METRICS; a test keeps them equal),
+# named here so that a misspelt metric stops a run before it trains, not at its first evaluation.
+EVAL_METRICS = ("fid", "kid", "is", "pr", "dc", "acc")
 
 FIXED_SECTIONS: dict[str, type] = {
     "data": DataConfig, "optim": OptimConfig, "train": TrainConfig, "eval": EvalConfig,
@@ -144,8 +147,10 @@ def _coerce(value: Any, default: Any, where: str) -> Any:
                 raise ValueError
             return value
         if kind in (tuple, list):
+            if isinstance(value, str) and value.startswith("[") and value.endswith("]"):
+                value = value[1:-1]  # [fid,acc] from a shell: a list the TOML parser refused
             items = value if isinstance(value, (list, tuple)) else str(value).split(",")
-            items = [i.strip() if isinstance(i, str) else i for i in items]
+            items = [i.strip().strip("\"'") if isinstance(i, str) else i for i in items]
             items = [i for i in items if i != ""]
             if default:
                 items = [_coerce(i, default[0], where) for i in items]
@@ -243,6 +248,10 @@ def check_ranges(cfg: Config) -> None:
     if unknown:
         raise ConfigError(f"train.logger: unknown logger(s) {', '.join(map(repr, unknown))}; "
                           f"valid: {', '.join(LOGGERS)}")
+    unknown = [name for name in cfg.eval.metrics if name not in EVAL_METRICS]
+    if unknown:
+        raise ConfigError(f"eval.metrics: unknown metric(s) {', '.join(map(repr, unknown))}; "
+                          f"valid: {', '.join(EVAL_METRICS)}")
     if t.on_nan not in ("stop", "rollback"):
         raise ConfigError(f"train.on_nan must be stop or rollback, got {t.on_nan!r}")
     if t.ada_target > 0 and not t.augment.strip():

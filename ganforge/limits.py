@@ -116,7 +116,7 @@ COMPONENT = {
     "attention_resolution": _int(0, 1 << 20), "final_resolution": _int(1, 1 << 20),
     "mbstd_group": _int(0, 65_536), "slope": _float(0, 1),
     "d_steps": _int(1, 100), "categorical": _int(0, 100_000), "continuous": _int(0, 10_000),
-    "q_hidden": _int(0, 1 << 20),
+    "q_hidden": _int(0, 1 << 20), "dense": _int(0, 1 << 20, "0: no fully connected layer"),
     "warmup_d_steps": _int(0, 10_000), "warmup_g_steps": _int(0, BIG), "warmup_every": _int(1, BIG),
     "label_fraction": _float(0, 1), "label_seed": SHARED["seed"], "patience": _int(0, BIG),
     "batch_sizes": _int(1, 65_536), "lr_factor": _float(0, 1, lo_open=True),

@@ -39,6 +39,30 @@ def test_dcgan_init_is_normal_002():
     assert abs(w.mean().item()) < 1e-3 and abs(w.std().item() - 0.02) < 5e-4
 
 
+def test_dcgan_dense_layers_are_the_infogan_authors_fc():
+    """generator.dense / discriminator.dense: fully connected layers (batch norm) between z and the
+    first feature map, and after the last convolution; without them the layers are as before."""
+    torch.manual_seed(0)
+    G = DCGANGenerator((1, 32, 32), z_dim=74, width=8, dense=64)
+    fc = [m for m in G.net if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in fc] == [(74, 64), (64, 32 * 16)]
+    assert isinstance(G.net[1], torch.nn.BatchNorm1d)
+    z = torch.randn(6, 74)
+    assert G(z).shape == (6, 1, 32, 32)
+    with torch.no_grad():
+        fc[0].weight.zero_()  # z reaches the image only through the first dense layer
+    out = G.eval()(z)
+    assert torch.allclose(out, out[:1].expand_as(out))
+    D = DCGANDiscriminator((1, 32, 32), width=8, dense=48)
+    x = torch.randn(6, 1, 32, 32)
+    assert D.feature_dim == 48 and D.features(x).shape == (6, 48) and D(x).shape == (6,)
+    assert (D.dense[0].in_features, D.out.in_features) == (32 * 16, 48)
+    # off (the default): G starts with the transposed convolution from 1x1, D has no dense layer
+    plain_g, plain_d = DCGANGenerator((1, 32, 32), z_dim=74, width=8), DCGANDiscriminator((1, 32, 32), width=8)
+    assert plain_g.state_dict()["net.0.weight"].shape == (74, 32, 4, 4)
+    assert plain_d.dense is None and not any(k.startswith("dense") for k in plain_d.state_dict())
+
+
 def test_mlp_handles_points_and_images():
     G = GENERATORS["mlp"]((2,), z_dim=2, width=16)
     D = DISCRIMINATORS["mlp"]((2,), width=16)

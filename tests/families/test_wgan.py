@@ -51,6 +51,9 @@ def test_wgan_recipe_has_the_paper_method_at_8x_its_rate():
     assert (cfg.optim.name, cfg.optim.g_lr, cfg.optim.d_lr) == ("rmsprop", 4e-4, 4e-4)
     assert (cfg.optim.decay_start, cfg.train.steps, cfg.train.ema) == (0.5, 2500, False)
     assert WGAN(**{k: v for k, v in cfg.family.items() if k != "name"}) == WGAN()
+    # issue 13: a fully connected layer before the critic's output (clipped like the rest):
+    # 38.88 -> 15.11 classifier-FID over three seeds at 2,500 G steps
+    assert cfg.discriminator["dense"] == 1024 and "dense" not in cfg.generator
 
 
 def test_clip_applies_to_every_critic_parameter():
