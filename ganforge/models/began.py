@@ -14,6 +14,14 @@ embedding reaches every scale without passing through all the convolutions befor
 them, PyTorch's default initialisation leaves a decoder's output nearly independent of its input
 through the ~12 ELU convolutions at 32x32 (benchmarks/RESULTS.md, BEGAN).
 
+`autoencoder="small"` replaces the paper's deep auto-encoder D by the small one most MNIST BEGAN
+implementations use (not the paper's): one stride-2 3x3 convolution and ReLU, a fully connected
+layer to h; back through batch norm and ReLU, a fully connected layer to the half-size map, batch
+norm and ReLU, 2x nearest upsampling and a 3x3 convolution. Its batch norms are what keep G off a
+collapse: D sees the reals and the fakes as separate batches, so a batch of near-identical fakes is
+normalised onto one fixed image and reconstructed badly (the paper's D reconstructs the blank or
+one-stroke images G then settles on better than any digit; benchmarks/RESULTS.md, BEGAN).
+
 The generator applies tanh to the decoder's output so its samples lie in [-1, 1] like most
 ganforge generators; `tanh=False` leaves it linear, as the paper's decoder (and PGGAN's G; images
 are clamped to [-1, 1] only when written). The discriminator's reconstruction has no output
@@ -27,7 +35,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from .base import Discriminator, Generator
+from .base import Discriminator, Generator, check_choice
 
 BASE = 8  # the decoder starts from (and the encoder ends at) an 8x8 map
 
@@ -87,6 +95,31 @@ class Decoder(nn.Module):
         return x
 
 
+class SmallEncoder(nn.Module):
+    def __init__(self, channels: int, width: int, hidden: int, size: int):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(channels, width, 3, 2, 1), nn.ReLU(), nn.Flatten(),
+                                 nn.Linear(width * (size // 2) ** 2, hidden))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class SmallDecoder(nn.Module):
+    def __init__(self, channels: int, width: int, hidden: int, size: int):
+        super().__init__()
+        flat = width * (size // 2) ** 2
+        self.net = nn.Sequential(nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, flat),
+                                 nn.BatchNorm1d(flat), nn.ReLU(), nn.Unflatten(1, (width, size // 2, size // 2)),
+                                 nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(width, channels, 3, 1, 1))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.net(h)
+
+
+AUTOENCODERS = ("paper", "small")
+
+
 class BEGANGenerator(Generator):
     """The decoder's architecture from z (the paper's N_z = h = 64, n = 128 filters)."""
 
@@ -108,11 +141,20 @@ class BEGANDiscriminator(Discriminator):
     code that treats D as a scorer (penalties, probes) still works."""
 
     def __init__(self, data_shape: tuple[int, ...], num_classes: int = 0, width: int = 64,
-                 hidden: int = 64, skip: bool = False):
+                 hidden: int = 64, skip: bool = False, autoencoder: str = "paper"):
         super().__init__(data_shape, num_classes, "none")
+        check_choice(autoencoder, AUTOENCODERS, "discriminator.autoencoder")
         channels, scales = _scales(data_shape)
-        self.encoder = Encoder(channels, width, hidden, scales)
-        self.decoder = Decoder(channels, width, hidden, scales, skip)
+        if autoencoder == "small":
+            if skip:
+                raise ConfigError("discriminator.skip belongs to the paper's decoder: "
+                                  "it cannot be used with discriminator.autoencoder = 'small'")
+            size = data_shape[-1]
+            self.encoder = SmallEncoder(channels, width, hidden, size)
+            self.decoder = SmallDecoder(channels, width, hidden, size)
+        else:
+            self.encoder = Encoder(channels, width, hidden, scales)
+            self.decoder = Decoder(channels, width, hidden, scales, skip)
         self.feature_dim = hidden  # heads (add_head) attach to the embedding
 
     def features(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:

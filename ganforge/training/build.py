@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import torch
 
 from ..config import Config, validate_component
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
 from ..limits import check_allocation
 from ..families import FAMILIES, Family
 from ..models import DISCRIMINATORS, GENERATORS, Discriminator, Generator
 from ..nn.augment import DiffAugment
-from .discriminator_input import discriminator_shape, model_section, wrap_discriminator
+from .discriminator_input import discriminator_shape, model_section, pack_factor, wrap_discriminator
 
 
 @dataclass
@@ -96,6 +96,19 @@ def check_memory(parts: Components | None, cfg: Config, data_shape: tuple[int, .
         need = 2 * g
         what = f"the {cfg.generator['name']} generator ({g // 4:,} parameters) for {list(data_shape)}"
     check_allocation(need, what, "lower generator/discriminator width, z_dim or data.image_size")
+
+
+def check_batch_norm_batches(parts: Components | None, cfg: Config) -> None:
+    """A fully connected layer's batch norm (BatchNorm1d: the dense layers, BEGAN's small
+    auto-encoder) normalises each feature over the batch, and a batch of one has nothing to
+    normalise over: refuse it in one line before training instead of a traceback at step 1."""
+    if parts is None:
+        return
+    batch = cfg.train.batch_size
+    for name, model, seen in (("generator", parts.G, batch), ("discriminator", parts.D, batch // pack_factor(cfg))):
+        if seen < 2 and any(isinstance(m, torch.nn.BatchNorm1d) for m in model.modules()):
+            raise ConfigError(f"the {name} has batch norm over fully connected features, which needs at "
+                              f"least 2 samples per batch; it would see {seen}: raise train.batch_size")
 
 
 def check_fits_weights(G: torch.nn.Module | None, shapes: dict[str, tuple[int, ...]], prefix: str,

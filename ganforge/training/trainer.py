@@ -29,7 +29,7 @@ from ..nn.ema import ExponentialMovingAverage, ema_decay_from_half_life
 from ..objectives.regularizers import LazyRegularizer
 from ..provenance import provenance
 from . import checkpoint as ckpt
-from .build import build_components, check_memory, planned_components
+from .build import build_components, check_batch_norm_batches, check_memory, planned_components
 from .control import TrainingControl
 from .discriminator_input import adapt_augmentation, attach_noise
 from .evaluation import PeriodicEvaluation
@@ -97,8 +97,9 @@ class Trainer:
         input augmentation (DiffAugment / ADA; its p is a buffer of D) or None."""
         t, rt = self.cfg.train, self.rt
         # Sizes against the memory budget first, on the meta device: nothing allocated yet.
-        check_memory(planned_components(self.cfg, self.data_shape, self.num_classes), self.cfg,
-                     self.data_shape, training=True)
+        planned = planned_components(self.cfg, self.data_shape, self.num_classes)
+        check_memory(planned, self.cfg, self.data_shape, training=True)
+        check_batch_norm_batches(planned, self.cfg)
         parts = build_components(self.cfg, self.data_shape, self.num_classes, t.seed)
         G, D = parts.G, parts.D
         if t.sync_bn and rt.distributed:

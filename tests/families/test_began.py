@@ -68,6 +68,29 @@ def test_skip_connections_carry_h0_to_the_last_scale(skip):
     assert D.reconstruct(a).shape == a.shape
 
 
+def test_small_autoencoder_reconstructs_any_collapsed_batch_as_one_image():
+    """The small auto-encoder D (the recipe's): one strided convolution each way around a batch-
+    normed bottleneck. In training mode a batch of identical images carries no batch statistics,
+    so whatever the image, D reconstructs the same fixed one, and a collapsed G cannot be
+    reconstructed well; varied batches are reconstructed image by image."""
+    torch.manual_seed(0)
+    D = BEGANDiscriminator((1, 16, 16), width=4, hidden=8, autoencoder="small")
+    assert [type(m) for m in D.encoder.net] == [nn.Conv2d, nn.ReLU, nn.Flatten, nn.Linear]
+    assert D.encoder.net[0].stride == (2, 2) and sum(isinstance(m, nn.BatchNorm1d) for m in D.modules()) == 2
+    blank, stroke = torch.full((6, 1, 16, 16), -1.0), torch.full((6, 1, 16, 16), -1.0)
+    stroke[:, :, 4:12, 7:9] = 1.0
+    varied = torch.rand(6, 1, 16, 16) * 2 - 1
+    with torch.no_grad():
+        assert D.features(varied).shape == (6, 8)
+        torch.testing.assert_close(D.reconstruct(blank), D.reconstruct(stroke))
+        out = D.reconstruct(varied)
+    assert out.shape == varied.shape and (out - out[:1]).abs().max() > 1e-3
+    with pytest.raises(ConfigError, match="skip"):
+        BEGANDiscriminator((1, 16, 16), autoencoder="small", skip=True)
+    with pytest.raises(ConfigError, match="autoencoder"):
+        BEGANDiscriminator((1, 16, 16), autoencoder="deep")
+
+
 class MeanEnergy(nn.Module):
     """A stand-in auto-encoder whose reconstruction error L(v) is the mean of v."""
 
@@ -88,10 +111,11 @@ def test_one_k_update_by_hand():
     l_real = (reals - D.reconstruct(reals)).abs().mean()
     l_fake = (fakes - D.reconstruct(fakes)).abs().mean()
     torch.testing.assert_close(loss, l_real - 0.3 * l_fake)
-    torch.testing.assert_close(stats["m_global"], l_real + (0.5 * l_real - l_fake).abs())
+    gamma = family.gamma
+    torch.testing.assert_close(stats["m_global"], l_real + (gamma * l_real - l_fake).abs())
     assert stats["k"].item() == pytest.approx(0.3)
     family.after_d_step(D)
-    assert family.k.item() == pytest.approx(0.3 + 0.01 * (0.5 * l_real.item() - l_fake.item()), abs=1e-7)
+    assert family.k.item() == pytest.approx(0.3 + 0.01 * (gamma * l_real.item() - l_fake.item()), abs=1e-7)
     g_loss, _ = family.g_loss(D, fakes, None)
     torch.testing.assert_close(g_loss, l_fake)
 
@@ -134,7 +158,7 @@ def test_learning_rate_halves_when_m_global_stalls(improving):
 
 
 def test_scale_lr_changes_both_optimisers_and_is_logged(tmp_path):
-    trainer = Trainer(resolve("began", tiny("began")), tmp_path)
+    trainer = Trainer(resolve("began", tiny("began", "optim.g_lr=1e-4", "optim.d_lr=1e-4")), tmp_path)
     trainer.control.scale_lr(0.5)
     trainer.control.scale_lr(0.5)
     assert trainer.lr_scale == 0.25

@@ -195,6 +195,28 @@ def test_config_sizes_are_checked_before_building(run, no_model_built, key, valu
         api.load(run)
 
 
+@pytest.mark.parametrize("recipe, sets, model", [
+    ("began", ["train.batch_size=1"], "discriminator"),   # its small auto-encoder's bottleneck
+    ("infogan", ["train.batch_size=1"], "generator"),     # the authors' dense layers
+    ("dcgan", ["train.batch_size=4", "discriminator.pack=4", "discriminator.dense=16"], "discriminator"),
+])
+def test_batch_norm_over_a_batch_of_one_is_refused_before_training(capsys, tmp_path, recipe, sets, model):
+    """A BatchNorm1d has nothing to normalise over in a batch of one (packing m samples into one
+    shrinks D's batch m times): one line before the run directory exists, not a traceback at step 1."""
+    argv = ["train", "--recipe", recipe, "--out", str(tmp_path / "run"), "--set", "train.steps=1"]
+    for s in sets:
+        argv += ["--set", s]
+    err = _one_line_error(capsys, argv)
+    assert f"the {model} has batch norm" in err and "train.batch_size" in err
+    assert not any((tmp_path / "run").glob("*"))  # nothing written: the same --out can be used again
+
+
+def test_batch_norm_check_passes_batches_of_two(tmp_path):
+    cfg = resolve("began", ["train.batch_size=2", "train.steps=1", "train.progress=false", "train.threads=1"])
+    run = api.train(cfg, out=tmp_path / "run")
+    assert [r["step"] for r in read_metrics(run / "metrics.jsonl") if "step" in r] == [1]
+
+
 def test_image_size_beyond_the_limit_is_refused_before_loading_data(capsys, tmp_path, monkeypatch):
     import ganforge.run as run_module
     monkeypatch.setattr(run_module, "load_dataset", lambda *a, **k: pytest.fail("data was loaded"))
