@@ -13,7 +13,7 @@ from ..limits import check_allocation
 from ..families import FAMILIES, Family
 from ..models import DISCRIMINATORS, GENERATORS, Discriminator, Generator
 from ..nn.augment import DiffAugment
-from .discriminator_input import discriminator_shape, model_section, pack_factor, wrap_discriminator
+from .discriminator_input import batch_sizes, discriminator_shape, model_section, pack_factor, wrap_discriminator
 
 
 @dataclass
@@ -98,13 +98,11 @@ def check_memory(parts: Components | None, cfg: Config, data_shape: tuple[int, .
     check_allocation(need, what, "lower generator/discriminator width, z_dim or data.image_size")
 
 
-def check_batch_norm_batches(parts: Components | None, cfg: Config) -> None:
+def check_batch_norm_batches(parts: Components, cfg: Config) -> None:
     """A fully connected layer's batch norm (BatchNorm1d: the dense layers, BEGAN's small
     auto-encoder) normalises each feature over the batch, and a batch of one has nothing to
     normalise over: refuse it in one line before training instead of a traceback at step 1."""
-    if parts is None:
-        return
-    batch = cfg.train.batch_size
+    batch = min(batch_sizes(cfg, parts.family))
     for name, model, seen in (("generator", parts.G, batch), ("discriminator", parts.D, batch // pack_factor(cfg))):
         if seen < 2 and any(isinstance(m, torch.nn.BatchNorm1d) for m in model.modules()):
             raise ConfigError(f"the {name} has batch norm over fully connected features, which needs at "

@@ -54,6 +54,11 @@ def wrap_discriminator(cfg: Config, D, family, data_shape: tuple[int, ...]):
     return DiscriminatorInput(D, augment, pack), augment
 
 
+def batch_sizes(cfg: Config, family) -> list[int]:
+    """Every batch size a run trains at: train.batch_size and a family's per-stage sizes (PGGAN)."""
+    return [cfg.train.batch_size, *getattr(family, "batch_sizes", ())]
+
+
 def _check_packable(cfg: Config, D, family, pack: int) -> None:
     if getattr(D, "conditioning", "none") != "none":
         raise ConfigError("discriminator.pack > 1 packs unlabelled samples: set "
@@ -61,8 +66,7 @@ def _check_packable(cfg: Config, D, family, pack: int) -> None:
     if len(getattr(D, "heads", {})):
         raise ConfigError(f"discriminator.pack > 1 gives one score per set of {pack} samples; family "
                           f"'{cfg.family['name']}' needs per-sample heads ({', '.join(D.heads)})")
-    sizes = [cfg.train.batch_size, *getattr(family, "batch_sizes", ())]
-    bad = [b for b in sizes if b % pack]
+    bad = [b for b in batch_sizes(cfg, family) if b % pack]
     if bad:
         raise ConfigError(f"discriminator.pack={pack} needs batch sizes divisible by {pack}, got {bad[0]}")
 

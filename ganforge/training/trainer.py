@@ -97,10 +97,10 @@ class Trainer:
         input augmentation (DiffAugment / ADA; its p is a buffer of D) or None."""
         t, rt = self.cfg.train, self.rt
         # Sizes against the memory budget first, on the meta device: nothing allocated yet.
-        planned = planned_components(self.cfg, self.data_shape, self.num_classes)
-        check_memory(planned, self.cfg, self.data_shape, training=True)
-        check_batch_norm_batches(planned, self.cfg)
+        check_memory(planned_components(self.cfg, self.data_shape, self.num_classes), self.cfg,
+                     self.data_shape, training=True)
         parts = build_components(self.cfg, self.data_shape, self.num_classes, t.seed)
+        check_batch_norm_batches(parts, self.cfg)
         G, D = parts.G, parts.D
         if t.sync_bn and rt.distributed:
             G, D = sync_batchnorms(G), sync_batchnorms(D)
