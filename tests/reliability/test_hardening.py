@@ -196,7 +196,8 @@ def test_config_sizes_are_checked_before_building(run, no_model_built, key, valu
 
 
 @pytest.mark.parametrize("recipe, sets, model", [
-    ("began", ["train.batch_size=1"], "discriminator"),   # its small auto-encoder's bottleneck
+    # its small auto-encoder's bottleneck (the paper's decoder as G: the recipe's G has batch norm too)
+    ("began", ["train.batch_size=1", "generator.name=began"], "discriminator"),
     ("infogan", ["train.batch_size=1"], "generator"),     # the authors' dense layers
     ("dcgan", ["train.batch_size=4", "discriminator.pack=4", "discriminator.dense=16"], "discriminator"),
 ])
