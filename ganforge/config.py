@@ -348,6 +348,8 @@ def is_config_file(name: str) -> bool:
 def config_file_table(path: str | Path, _chain: tuple = ()) -> dict:
     """A user's TOML config: the recipes' schema; `base` names a recipe or another file
     (relative to this one) that it refines."""
+    if "\0" in str(path):  # the OS cannot open such a name; Path.resolve raises ValueError on it
+        raise ConfigError(f"config file name {str(path)!r} contains a null byte")
     path = Path(path)
     if path.resolve() in _chain:
         raise ConfigError(f"config file {path} is its own base (through 'base')")
