@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from ..nn import upsample_conv3x3
 from .base import Discriminator, Generator, check_choice
 
 BASE = 8  # the decoder starts from (and the encoder ends at) an 8x8 map
@@ -114,7 +115,9 @@ class SmallDecoder(nn.Module):
                                  nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(width, channels, 3, 1, 1))
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.net(h)
+        # The last two layers run folded at the half-size map (the same result, ~10x cheaper on
+        # a CPU than upsampling the wide map first; ganforge/nn/upsample_conv.py).
+        return upsample_conv3x3(self.net[:-2](h), self.net[-1])
 
 
 AUTOENCODERS = ("paper", "small")

@@ -85,6 +85,9 @@ def test_small_autoencoder_reconstructs_any_collapsed_batch_as_one_image():
         torch.testing.assert_close(D.reconstruct(blank), D.reconstruct(stroke))
         out = D.reconstruct(varied)
     assert out.shape == varied.shape and (out - out[:1]).abs().max() > 1e-3
+    # The decoder's last upsampling and convolution run folded: the same as its layers in turn.
+    h = torch.randn(6, 8)
+    torch.testing.assert_close(D.decoder(h), D.decoder.net(h))
     with pytest.raises(ConfigError, match="skip"):
         BEGANDiscriminator((1, 16, 16), autoencoder="small", skip=True)
     with pytest.raises(ConfigError, match="autoencoder"):

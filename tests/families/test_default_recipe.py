@@ -84,7 +84,9 @@ def test_began_draws_digits_with_the_batch_normed_g_and_small_autoencoder_d(tmp_
     auto-encoder D with batch norm around its bottleneck) draws varied digits within 1,000 steps.
     FID with this LeNet after 1,000 steps (two threads): the recipe 15.64 / 21.57 for seeds 0 / 1;
     the recipe before (the paper's decoder as G, gamma 0.75; classifier-FID 142 at 3,000 steps)
-    39.10 / 43.11 (benchmarks/RESULTS.md, fifteenth session). With the paper's deep D, G had
+    39.10 / 43.11 (benchmarks/RESULTS.md, fifteenth session); seed 0 17.85 after D's last
+    upsampling and convolution were folded (the same arithmetic in another order; sixteenth
+    session). With the paper's deep D, G had
     settled on blank or one-stroke images (thirteenth session). The threshold sits between them."""
     real = load_dataset("mnist", image_size=32)
     fid = _fid_after_short_run("began", short_run(BEGAN_STEPS, threads=2), tmp_path / "began", digit_features, real)
