@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,20 +44,32 @@ def _matplotlib():
     return Figure, FigureCanvasAgg
 
 
-def figure_png(panels: list[Panel], title: str = "", columns: int = 3) -> bytes:
-    """One figure of `panels` side by side (wrapping after `columns`), as PNG bytes."""
+PANEL_INCHES = (4.2, 3.1)
+TITLE_CHARS_PER_INCH = 9  # the suptitle's font: a longer line runs off a narrow figure's edges
+
+
+def figure(panels: list[Panel], title: str = "", columns: int = 3):
+    """One matplotlib figure of `panels` side by side (wrapping after `columns`); a title longer
+    than the figure is wide is broken into lines (a one-panel figure is ~38 characters wide)."""
     Figure, FigureCanvasAgg = _matplotlib()
     columns = max(1, min(columns, len(panels)))
     rows = math.ceil(len(panels) / columns)
-    fig = Figure(figsize=(4.2 * columns, 3.1 * rows + (0.4 if title else 0)), dpi=100,
+    width = PANEL_INCHES[0] * columns
+    lines = textwrap.wrap(title, int(width * TITLE_CHARS_PER_INCH), break_on_hyphens=False) if title else []
+    fig = Figure(figsize=(width, PANEL_INCHES[1] * rows + 0.25 * len(lines)), dpi=100,
                  layout="constrained")
     FigureCanvasAgg(fig)
-    if title:
-        fig.suptitle(title)
+    if lines:
+        fig.suptitle("\n".join(lines))
     for i, panel in enumerate(panels):
         _draw(fig.add_subplot(rows, columns, i + 1), panel)
+    return fig
+
+
+def figure_png(panels: list[Panel], title: str = "", columns: int = 3) -> bytes:
+    """`figure` as PNG bytes."""
     out = io.BytesIO()
-    fig.savefig(out, format="png")
+    figure(panels, title, columns).savefig(out, format="png")
     return out.getvalue()
 
 

@@ -75,3 +75,15 @@ def test_live_plots_redraw_only_when_the_log_grows(tmp_path):
     assert version == 2 and "eval" in names
     assert live.path("eval") == run / "plots" / "eval.png"
     assert live.path("../config") is None
+
+
+def test_a_long_title_stays_inside_a_one_panel_figure():
+    """`ganforge plot`'s eval figure has one panel and a title naming the run and the extractor's
+    path: it is broken into lines instead of running off both edges."""
+    from ganforge.explore.plotting import Panel, Series, figure
+    title = "began+folded-15k-traj-s0: periodic evaluation (features: classifier:runs/benchmarks/classifier-mnist (acc 0.978))"
+    fig = figure([Panel("FID", [Series("fid", [1.0, 2.0], [3.0, 2.0])])], title=title)
+    fig.canvas.draw()
+    box, page = fig._suptitle.get_window_extent(), fig.bbox
+    assert page.x0 <= box.x0 and box.x1 <= page.x1 and box.y1 <= page.y1, (box, page)
+    assert "".join(fig._suptitle.get_text().split()) == "".join(title.split())  # nothing lost
