@@ -56,7 +56,8 @@ def figure(panels: list[Panel], title: str = "", columns: int = 3):
     rows = math.ceil(len(panels) / columns)
     width = PANEL_INCHES[0] * columns
     lines = textwrap.wrap(title, int(width * TITLE_CHARS_PER_INCH), break_on_hyphens=False) if title else []
-    fig = Figure(figsize=(width, PANEL_INCHES[1] * rows + 0.25 * len(lines)), dpi=100,
+    title_inches = 0.4 + 0.25 * (len(lines) - 1) if lines else 0.0  # each line past the first: 0.25
+    fig = Figure(figsize=(width, PANEL_INCHES[1] * rows + title_inches), dpi=100,
                  layout="constrained")
     FigureCanvasAgg(fig)
     if lines:
