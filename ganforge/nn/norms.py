@@ -58,7 +58,10 @@ class MinibatchStddev(nn.Module):
         g = _largest_divisor_at_most(n, self.group_size)
         grouped = x.reshape(g, n // g, *rest)
         # Biased variance over the group, computed in float32 at least so fp16 does not underflow.
-        var = grouped.float().var(dim=0, unbiased=False)
+        # Written out rather than Tensor.var(dim=0): torch's var reduces a leading dimension ~9x
+        # slower, forward and backward (1.6 ms against 0.18 ms on PGGAN-mnist's 4x4 maps).
+        grouped = grouped.float()
+        var = (grouped - grouped.mean(dim=0)).square().mean(dim=0)
         per_group = (var + self.eps).sqrt().flatten(1).mean(dim=1).to(x.dtype)  # [M]
         spatial = (1,) * (x.dim() - 2)
         stat = per_group.reshape(1, n // g, 1, *spatial).expand(g, n // g, 1, *rest[1:])
