@@ -196,6 +196,27 @@ def test_recipes_use_the_deep_models_and_the_biggan_family():
         assert cfg.family["name"] == "biggan" and cfg.data.image_size == size
 
 
+def test_the_channels_last_layout_computes_what_the_default_layout_computes():
+    # biggan-deep-mnist trains channels-last (train.channels_last, for speed): the same outputs
+    # and gradients, self-attention's reshapes included, to float rounding.
+    assert resolve("biggan-deep-mnist").train.channels_last
+    z, labels = torch.randn(6, 8, generator=torch.Generator().manual_seed(1)), torch.arange(6)
+    for make in (lambda: _g(attention_resolution=16), lambda: _d(attention_resolution=16)):
+        results = []
+        for layout in (torch.contiguous_format, torch.channels_last):
+            net = make().double().to(memory_format=layout)
+            if isinstance(net, BigGANDeepGenerator):
+                out = net(z.double(), labels)
+            else:
+                x = torch.randn(6, 1, 32, 32, generator=torch.Generator().manual_seed(2)).double()
+                out = net(x.contiguous(memory_format=layout), labels)
+            out.square().sum().backward()
+            results.append([out] + [p.grad for p in net.parameters() if p.grad is not None])
+        assert len(results[0]) == len(results[1]) > 10
+        for a, b in zip(*results):
+            torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
 TINY = ["data.source=digits", "data.image_size=16", "generator.width=4", "generator.z_dim=8",
         "generator.multipliers=[2,2,1]", "generator.shared_dim=8", "generator.attention_resolution=8",
         "discriminator.width=4", "discriminator.multipliers=[1,2,2]",
