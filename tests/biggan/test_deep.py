@@ -200,16 +200,15 @@ def test_the_channels_last_layout_computes_what_the_default_layout_computes():
     # biggan-deep-mnist trains channels-last (train.channels_last, for speed): the same outputs
     # and gradients, self-attention's reshapes included, to float rounding.
     assert resolve("biggan-deep-mnist").train.channels_last
-    z, labels = torch.randn(6, 8, generator=torch.Generator().manual_seed(1)), torch.arange(6)
-    for make in (lambda: _g(attention_resolution=16), lambda: _d(attention_resolution=16)):
+    labels = torch.arange(6)
+    z = torch.randn(6, 8, generator=torch.Generator().manual_seed(1)).double()
+    images = torch.randn(6, 1, 32, 32, generator=torch.Generator().manual_seed(2)).double()
+    for make, inputs in ((lambda: _g(attention_resolution=16), lambda layout: z),
+                         (lambda: _d(attention_resolution=16), lambda layout: images.contiguous(memory_format=layout))):
         results = []
         for layout in (torch.contiguous_format, torch.channels_last):
             net = make().double().to(memory_format=layout)
-            if isinstance(net, BigGANDeepGenerator):
-                out = net(z.double(), labels)
-            else:
-                x = torch.randn(6, 1, 32, 32, generator=torch.Generator().manual_seed(2)).double()
-                out = net(x.contiguous(memory_format=layout), labels)
+            out = net(inputs(layout), labels)
             out.square().sum().backward()
             results.append([out] + [p.grad for p in net.parameters() if p.grad is not None])
         assert len(results[0]) == len(results[1]) > 10
