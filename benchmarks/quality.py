@@ -105,6 +105,9 @@ def train_and_score(recipe: str, seed: int, steps: int, args, extractor, out: Pa
     records = [json.loads(line) for line in run.metrics_path(run_dir).read_text().splitlines()]
     shown = [r["images_seen"] for r in records if "images_seen" in r]
     common = {"seed": seed, "steps": steps, "images_shown": shown[-1] if shown else None, "wall_s": round(wall, 1)}
+    summary = run.read_data_summary(run_dir) or {}
+    if "computes" in summary:  # what train.precision=auto chose on this machine
+        common["computes"] = summary["computes"]
     m_global = [r["m_global"] for r in records if r.get("m_global") is not None]
     if m_global:  # BEGAN's convergence measure: should fall over training
         common["m_global_first_min_last"] = [m_global[0], min(m_global), m_global[-1]]

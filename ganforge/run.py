@@ -165,7 +165,7 @@ def write_data_summary(run_dir, summary: dict) -> None:
 
 def data_summary_text(summary: dict) -> str:
     """Two lines for the console: what the data is and where it lives (memory or streamed, and
-    why), then what runs it (the provenance record)."""
+    why), then what runs it (the provenance record) and in which precision and layout."""
     shape = "x".join(map(str, summary["shape"]))
     classes = f", {summary['num_classes']} classes" if summary.get("num_classes") else ""
     skipped = f", {summary['skipped']} skipped" if summary.get("skipped") else ""
@@ -177,8 +177,11 @@ def data_summary_text(summary: dict) -> str:
     if p:
         cuda = f"CUDA {p['cuda']}, cuDNN {p['cudnn']}" if p.get("cuda") else "no CUDA"
         commit = f", commit {p['git_commit']}" if p.get("git_commit") else ""
+        c = summary.get("computes")
+        computes = (f"; computes in {c['precision']}{', channels-last' if c['channels_last'] else ''}"
+                    if c else "")
         lines.append(f"run by: ganforge {p['ganforge']}{commit}, torch {p['torch']} ({cuda}), "
-                     f"{p['device']}, {p['processes']} process(es)")
+                     f"{p['device']}, {p['processes']} process(es){computes}")
     return "\n".join(lines)
 
 

@@ -53,6 +53,8 @@ def test_a_run_records_its_provenance_and_old_runs_still_resume(tmp_path, tiny_d
     summary = json.loads((run_dir / "data.json").read_text())
     assert summary["provenance"]["torch"] == torch.__version__ and summary["provenance"]["processes"] == 1
     assert summary["in_memory"] and summary["memory_limit_bytes"] == 2 * 1024**3
+    assert summary["computes"] == {"precision": "fp32", "channels_last": False}
+    assert "process(es); computes in fp32\n" in printed
     meta_path = run_dir / "checkpoints" / "step-00000004" / "meta.json"
     meta = json.loads(meta_path.read_text())
     assert meta["provenance"] == summary["provenance"]

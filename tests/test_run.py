@@ -60,6 +60,8 @@ def test_the_data_summary_prints_the_decision_and_the_provenance():
     first, second = run.data_summary_text(summary).splitlines()
     assert first == "data: f: 23 samples of 1x16x16, 2 classes, 1 skipped; streamed (decoded 5.8 KiB is over ...)"
     assert second == "run by: ganforge 9.9, torch 2.13.0 (no CUDA), cpu: X, 2 process(es)"
+    summary["computes"] = {"precision": "bf16", "channels_last": True}
+    assert run.data_summary_text(summary).splitlines()[1].endswith("2 process(es); computes in bf16, channels-last")
 
 
 def test_best_generator_round_trip_and_hash_check(tmp_path):

@@ -148,7 +148,9 @@ class Trainer:
             "shape": list(self.data_shape), "num_classes": self.num_classes,
             "skipped": int(getattr(self.dataset, "skipped", 0)),
             "streamed": isinstance(self.dataset, ImageStream), "processes": self.rt.world_size,
-            **self.memory_plan.summary(), "provenance": self.provenance}
+            **self.memory_plan.summary(), "provenance": self.provenance,
+            # What train.precision=auto resolved to on this machine, so rows can say it.
+            "computes": {"precision": self.rt.precision, "channels_last": self.channels_last}}
         run.write_data_summary(self.run_dir, summary)
         if self.cfg.train.progress:
             print(run.data_summary_text(summary))

@@ -141,3 +141,6 @@ def test_auto_precision_trains_with_the_machines_fastest_settings(tmp_path, tiny
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     trainer.train()
     assert trainer.step == 2
+    # The run says what auto chose (quality rows copy it).
+    summary = json.loads((tmp_path / "auto" / "data.json").read_text())
+    assert summary["computes"] == {"precision": precision, "channels_last": True}
