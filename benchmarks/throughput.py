@@ -50,7 +50,7 @@ from ganforge.images import grid_image, save_png, to_uint8
 from ganforge.metrics import fid_from_features, get_extractor, save_classifier, train_classifier
 from ganforge.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganforge.training.logbook import StatsAccumulator
-from ganforge.training.runtime import BF16_CPU_FLAGS, choose_precision, cpu_flags, fastest_layout, native_bf16
+from ganforge.training.runtime import BF16_CPU_FLAGS, choose_precision, cpu_flags, fastest_layout, fast_bf16
 from ganforge.training.trainer import Trainer
 
 RECIPE = "dcgan-64"
@@ -126,9 +126,9 @@ class TutorialLoop:
 # ---------------------------------------------------------------- (b) ganforge
 
 def fastest_settings(device: torch.device) -> list[str]:
-    """What train.precision=auto picks, spelled out: bf16 autocast where the hardware computes
-    bf16 natively (else fp32), channels-last for the convs."""
-    precision = choose_precision("auto", native_bf16(device))
+    """What train.precision=auto picks, spelled out: bf16 autocast where it beats fp32 (AMX on a
+    CPU, Ampere or later GPUs; else fp32), channels-last for the convs."""
+    precision = choose_precision("auto", fast_bf16(device))
     return [f"train.channels_last={str(fastest_layout(False, 'auto')).lower()}", f"train.precision={precision}"]
 
 
@@ -159,8 +159,8 @@ def machine(device: torch.device) -> dict:
         name = f"{torch.cuda.get_device_name(device)} (host: {name})"
     flags = cpu_flags()
     bf16 = ", ".join(f for f in BF16_CPU_FLAGS if f in flags) or "none"
-    if bf16 != "none" and not native_bf16(torch.device("cpu")):
-        bf16 += " (not used by torch here)"
+    if bf16 != "none" and not fast_bf16(torch.device("cpu")):
+        bf16 += " (auto keeps fp32 here: no AMX that torch uses)"
     limits = [f"{k}={os.environ[k]}" for k in ISA_LIMITS if os.environ.get(k)]
     if limits:
         name += f", EMULATING AN OLDER CPU: {' '.join(limits)}"
@@ -169,7 +169,7 @@ def machine(device: torch.device) -> dict:
 
 
 def percent(part: float, whole: float | None) -> str:
-    return "n/a (no bf16 units)" if whole is None else f"{100 * part / whole:.0f}%"
+    return "n/a (no AMX)" if whole is None else f"{100 * part / whole:.0f}%"
 
 
 def sync(device: torch.device) -> None:
@@ -259,12 +259,12 @@ def main() -> None:
     print(f"ganforge settings: {' '.join(fast)}", flush=True)
 
     peak32 = matmul_peak(torch.float32, device)
-    # Without bf16 units torch converts and runs bf16 many times slower than fp32 (a smaller
-    # matrix keeps that measurement short): there is no bf16 peak to be a percentage of.
-    units16 = native_bf16(device)
+    # Without AMX torch's bf16 is no faster than fp32, and without any bf16 units many times
+    # slower (a smaller matrix keeps that measurement short): no bf16 peak to be a percentage of.
+    units16 = fast_bf16(device)
     measured16 = matmul_peak(torch.bfloat16, device, n=2048 if units16 else 512)
     peak16 = measured16 if units16 and measured16 > peak32 else None
-    bf16_note = "" if peak16 else " (emulated: no bf16 units)"
+    bf16_note = "" if peak16 else " (no AMX: not a bf16 peak)"
     print(f"matmul peak: fp32 {peak32:.0f} GFLOP/s, bf16 {measured16:.3g} GFLOP/s{bf16_note}", flush=True)
 
     scratch = Path(tempfile.mkdtemp(prefix="ganforge-throughput-"))

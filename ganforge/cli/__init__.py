@@ -198,8 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", choices=["auto", "cpu", "cuda"], help="train.device (default auto)")
     t.add_argument("--precision", choices=["fp32", "bf16", "fp16", "auto"],
                    help="train.precision: fp32 (default), bf16 autocast (CPU or GPU), fp16 with "
-                        "loss scaling (GPU), auto: the fastest for this machine (bf16 where the "
-                        "hardware has bf16 units, else fp32; channels-last either way)")
+                        "loss scaling (GPU), auto: the fastest for this machine (bf16 on CPUs "
+                        "with AMX and on Ampere or later GPUs, else fp32; channels-last either way)")
     t.add_argument("--compile", action="store_true",
                    help="train.compile: torch.compile G and D (eager if compilation fails)")
     t.set_defaults(func=_cmd_train)

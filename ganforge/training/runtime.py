@@ -17,6 +17,7 @@ from ..errors import ConfigError
 
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo names of the bf16 instructions
+AMX_CPU_FLAG = "amx_bf16"  # the one of them that makes bf16 faster than fp32 here (fast_bf16)
 
 
 @dataclass
@@ -86,14 +87,17 @@ def cpu_flags() -> set[str]:
     return set()
 
 
-def native_bf16(device: torch.device) -> bool:
-    """Whether `device` multiplies bf16 in hardware. On a CPU without avx512_bf16/AMX, torch runs
-    bf16 convolutions and matmuls through a conversion path that is many times slower than fp32
-    (15x on an AVX2 EPYC, issue 17). A CPU counts only when torch uses those units: limiting ATen
-    (ATEN_CPU_CAPABILITY) or oneDNN (ONEDNN_MAX_CPU_ISA) below them turns them off."""
+def fast_bf16(device: torch.device) -> bool:
+    """Whether bf16 autocast is faster than fp32 on `device`: Ampere or later GPUs; on a CPU, only
+    with AMX tiles that torch uses. avx512_bf16 alone multiplies bf16 in hardware, but training
+    steps in bf16 there ran at 0.76-0.87x of fp32 (dcgan, pggan-mnist, began; an AMX Xeon with
+    oneDNN capped by ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16, benchmarks/RESULTS.md), and with
+    neither torch converts bf16 through a path many times slower than fp32 (15x on an AVX2
+    EPYC, issue 17). Limiting ATen (ATEN_CPU_CAPABILITY) or oneDNN (ONEDNN_MAX_CPU_ISA) below
+    AMX turns it off."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported(including_emulation=False)
-    if not set(BF16_CPU_FLAGS) & cpu_flags():
+    if AMX_CPU_FLAG not in cpu_flags() or not _onednn_may_use_amx():
         return False
     if not torch.backends.cpu.get_cpu_capability().startswith("AVX512"):
         return False
@@ -103,12 +107,18 @@ def native_bf16(device: torch.device) -> bool:
         return False
 
 
-def choose_precision(requested: str, bf16_is_native: bool) -> str:
-    """train.precision=auto: bf16 autocast where the device has bf16 units, else fp32 (on such
-    CPUs the fastest path is fp32 in the channels-last layout; see fastest_layout)."""
+def _onednn_may_use_amx() -> bool:
+    """False when ONEDNN_MAX_CPU_ISA (or its old name DNNL_MAX_CPU_ISA) caps oneDNN below AMX."""
+    cap = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "ALL").upper()
+    return cap in ("ALL", "DEFAULT") or "AMX" in cap
+
+
+def choose_precision(requested: str, bf16_is_fast: bool) -> str:
+    """train.precision=auto: bf16 autocast where it beats fp32 on the device (fast_bf16), else
+    fp32 (there the fastest path is fp32 in the channels-last layout; see fastest_layout)."""
     if requested != "auto":
         return requested
-    return "bf16" if bf16_is_native else "fp32"
+    return "bf16" if bf16_is_fast else "fp32"
 
 
 def fastest_layout(requested_channels_last: bool, precision: str) -> bool:
@@ -140,7 +150,7 @@ def resolve_runtime(device: str, precision: str, threads: int = 0) -> Runtime:
     if world > 1 and not dist.is_initialized():
         # Launched by torchrun: it provides MASTER_ADDR/PORT, RANK and WORLD_SIZE.
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
-    return Runtime(dev, choose_precision(precision, native_bf16(dev)), rank, world, local)
+    return Runtime(dev, choose_precision(precision, fast_bf16(dev)), rank, world, local)
 
 
 # ---------------------------------------------------------------- gradient averaging
