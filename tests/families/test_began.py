@@ -1,5 +1,7 @@
 """BEGAN: the auto-encoder models, the k_t control, M_global, learning-rate decay and resume."""
 
+import copy
+
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -92,6 +94,24 @@ def test_small_autoencoder_reconstructs_any_collapsed_batch_as_one_image():
         BEGANDiscriminator((1, 16, 16), autoencoder="small", skip=True)
     with pytest.raises(ConfigError, match="autoencoder"):
         BEGANDiscriminator((1, 16, 16), autoencoder="deep")
+
+
+def test_the_small_autoencoder_scores_alike_under_bf16_autocast_and_channels_last():
+    """What train.precision=auto runs on a CPU with bf16 units (the began recipe's setting): bf16
+    autocast, images and models channels-last. D's score, the reconstruction error, and its
+    gradient (what G learns from) agree with fp32 in the default layout to bf16 rounding."""
+    torch.manual_seed(0)
+    D = BEGANDiscriminator((1, 16, 16), width=8, hidden=8, autoencoder="small")
+    x = (torch.rand(16, 1, 16, 16) * 2 - 1).requires_grad_()
+    reference = D.reconstruction_error(x)
+    (reference_grad,) = torch.autograd.grad(reference.sum(), x)
+    D_cl = copy.deepcopy(D).to(memory_format=torch.channels_last)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        score = D_cl.reconstruction_error(x.contiguous(memory_format=torch.channels_last))
+    (grad,) = torch.autograd.grad(score.sum(), x)
+    assert score.dtype == torch.float32
+    torch.testing.assert_close(score, reference, rtol=1e-2, atol=1e-3)
+    assert nn.functional.cosine_similarity(grad.flatten(), reference_grad.flatten(), dim=0) > 0.98
 
 
 class MeanEnergy(nn.Module):
