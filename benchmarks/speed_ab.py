@@ -27,8 +27,7 @@ import torch
 
 from ganforge.config import resolve
 from ganforge.training.trainer import Trainer
-
-ISA_LIMITS = ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS")
+from throughput import ISA_LIMITS
 QUIET = ["train.steps=100000000", "train.progress=false", "train.sample_every=100000000",
          "train.ckpt_every=100000000", "train.log_every=100000000"]
 

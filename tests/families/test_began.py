@@ -97,7 +97,7 @@ def test_small_autoencoder_reconstructs_any_collapsed_batch_as_one_image():
 
 
 def test_the_small_autoencoder_scores_alike_under_bf16_autocast_and_channels_last():
-    """What train.precision=auto runs on a CPU with bf16 units (the began recipe's setting): bf16
+    """What train.precision=auto runs on a CPU with AMX (the began recipe's setting): bf16
     autocast, images and models channels-last. D's score, the reconstruction error, and its
     gradient (what G learns from) agree with fp32 in the default layout to bf16 rounding."""
     torch.manual_seed(0)
