@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from ganforge.config import (COMPONENT_SECTIONS, FIXED_SECTIONS, from_dict, recipe_names, resolve,
-                             settable_parameters)
+from ganforge.config import (AUTO_OR_BOOL, COMPONENT_SECTIONS, FIXED_SECTIONS, from_dict, recipe_names,
+                             resolve, settable_parameters)
 from ganforge.errors import ConfigError
 from ganforge.families import FAMILIES
 from ganforge.models import DISCRIMINATORS, GENERATORS
@@ -64,6 +64,9 @@ def _check_typed(cfg) -> None:
     for section, cls in FIXED_SECTIONS.items():
         for f in dataclasses.fields(cls):
             value, default = getattr(getattr(cfg, section), f.name), getattr(cls(), f.name)
+            if f"{section}.{f.name}" in AUTO_OR_BOOL:  # "auto", true or false
+                assert value == "auto" or type(value) is bool, (section, f.name, value)
+                continue
             assert type(value) is type(default), (section, f.name, value)
             if isinstance(default, tuple) and default:
                 assert all(type(item) is type(default[0]) for item in value), (section, f.name, value)
@@ -74,6 +77,7 @@ def _check_typed(cfg) -> None:
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sets=st.lists(override(), min_size=1, max_size=4))
+@example(sets=["data.in_memory=0"])  # a bool where the default is "auto": once failed the type check
 def test_any_overrides_give_a_typed_config_or_a_config_error(sets):
     assume(not _hits_a_known_bug(sets))
     try:
