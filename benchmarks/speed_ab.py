@@ -17,7 +17,6 @@ CPU with AMX run the kernels of an older one: an emulation, named as such in the
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
@@ -27,7 +26,8 @@ import torch
 
 from ganforge.config import resolve
 from ganforge.training.trainer import Trainer
-from throughput import ISA_LIMITS
+from throughput import isa_limits_set
+
 QUIET = ["train.steps=100000000", "train.progress=false", "train.sample_every=100000000",
          "train.ckpt_every=100000000", "train.log_every=100000000"]
 
@@ -42,7 +42,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    limits = [f"{k}={os.environ[k]}" for k in ISA_LIMITS if os.environ.get(k)]
+    limits = isa_limits_set()
     print(f"{args.recipe}: A {args.a}, B {args.b}; {args.turn}-step turns, {args.rounds} rounds, "
           f"{args.threads} threads" + (f"; EMULATING AN OLDER CPU: {' '.join(limits)}" if limits else ""))
     with tempfile.TemporaryDirectory() as tmp:

@@ -147,6 +147,11 @@ def ganforge_trainer(out: Path, steps: int, seed: int, device: torch.device, set
 ISA_LIMITS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
 
 
+def isa_limits_set() -> list[str]:
+    """The ISA_LIMITS set in this process, as KEY=VALUE (empty on the real CPU)."""
+    return [f"{k}={os.environ[k]}" for k in ISA_LIMITS if os.environ.get(k)]
+
+
 def machine(device: torch.device) -> dict:
     name = platform.processor() or platform.machine()
     try:
@@ -161,7 +166,7 @@ def machine(device: torch.device) -> dict:
     bf16 = ", ".join(f for f in BF16_CPU_FLAGS if f in flags) or "none"
     if bf16 != "none" and not fast_bf16(torch.device("cpu")):
         bf16 += " (auto keeps fp32 here: no AMX that torch uses)"
-    limits = [f"{k}={os.environ[k]}" for k in ISA_LIMITS if os.environ.get(k)]
+    limits = isa_limits_set()
     if limits:
         name += f", EMULATING AN OLDER CPU: {' '.join(limits)}"
     return {"name": name, "cores": os.cpu_count(), "threads": torch.get_num_threads(),

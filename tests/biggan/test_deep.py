@@ -216,7 +216,6 @@ def test_the_channels_last_layout_computes_what_the_default_layout_computes():
             torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
 
 
-
 def test_networks_agree_under_bf16_autocast_and_channels_last():
     """What train.precision=auto runs on a CPU with AMX (the biggan-deep-mnist recipe's setting):
     bf16 autocast, models and images channels-last. G's images (in training mode: batch
@@ -228,7 +227,9 @@ def test_networks_agree_under_bf16_autocast_and_channels_last():
     G, D = _g(attention_resolution=16), _d(attention_resolution=16)
     reference_images, reference_scores = G(z, labels), D(x, labels)
     (reference_grad,) = torch.autograd.grad(reference_scores.sum(), x)
-    G, D = _g(attention_resolution=16), _d(attention_resolution=16)  # fresh: BN's running stats moved
+    # Fresh networks: the first forward pass moved spectral norm's power-iteration vectors (and
+    # BN's running stats), so reused ones would compare slightly different weights.
+    G, D = _g(attention_resolution=16), _d(attention_resolution=16)
     for net in (G, D):
         net.to(memory_format=torch.channels_last)
     with torch.autocast("cpu", dtype=torch.bfloat16):
